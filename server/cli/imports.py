@@ -1,0 +1,1 @@
+"""`tanfang import` (being written)."""

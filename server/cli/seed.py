@@ -1,0 +1,1 @@
+"""`tanfang seed` (being written)."""

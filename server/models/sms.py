@@ -1,0 +1,65 @@
+"""SMS messages in and out, and the outbox through which every outbound one leaves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Base, UTCDateTime, utcnow
+from server.models._types import choice
+from server.vocab import LOCALES, OUTBOX_STATES, SMS_DIRECTIONS, SMS_STATUSES
+
+
+class SmsMessage(Base):
+    """One SMS, inbound or outbound: a template name plus parameters, and its rendered body."""
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(choice(SMS_DIRECTIONS, "sms_direction"))
+    phone: Mapped[str] = mapped_column(String(32), index=True)  # the other party
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    template: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    locale: Mapped[str | None] = mapped_column(choice(LOCALES, "sms_locale"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    # the question this message asked (wellness, rating) so a bare digit reply can be read
+    question: Mapped[str | None] = mapped_column(String(32))
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(choice(SMS_STATUSES, "sms_status"))
+    error_code: Mapped[int | None] = mapped_column()
+    segments: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_sms_phone_created", "phone", "created_at"),)
+
+
+class OutboxItem(Base):
+    """A queued outbound message, written in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("sms_messages.id"), unique=True)
+    state: Mapped[str] = mapped_column(choice(OUTBOX_STATES, "outbox_state"), default="pending")
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    urgent: Mapped[bool] = mapped_column(default=False)  # crisis and one-time codes skip quiet hours
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    message: Mapped[SmsMessage] = relationship()
+
+    __table_args__ = (Index("ix_outbox_state_not_before", "state", "not_before"),)

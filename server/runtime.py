@@ -1,0 +1,61 @@
+"""What a running app or command holds: its configuration, engine and session factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.config import Config
+from server.db import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    """The process-wide collaborators of one app instance."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def build(cls, config: Config) -> Runtime:
+        """Create the engine and session factory for `config` (nothing is connected yet)."""
+        engine = make_engine(config.database_url)
+        return cls(config=config, engine=engine, sessions=make_session_factory(engine))
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The runtime of `app` (default: the current app)."""
+    target = app or current_app
+    rt: Runtime = target.extensions["tanfang"]
+    return rt
+
+
+def config() -> Config:
+    """The current app's configuration."""
+    return runtime().config
+
+
+def db_session() -> Session:
+    """The request's database session, opened on first use and closed at teardown.
+
+    Views commit once at the end of their unit of work; services never commit.
+    """
+    if "db_session" not in g:
+        g.db_session = runtime().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def close_db_session(_exc: BaseException | None = None) -> None:
+    """Teardown: roll back anything uncommitted and close the request's session."""
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
