@@ -131,3 +131,4 @@ def cli(database_url: str, engine: Engine) -> Cli:
 def unique() -> str:
     """A short unique string."""
     return uuid.uuid4().hex[:8]
+

@@ -7,6 +7,30 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to `app`."""
-    from server.blueprints import health
+    from server.app import csrf
+    from server.blueprints import health, web
+    from server.blueprints.api import bp as api_bp
+    from server.blueprints.api.errors import register_error_handlers
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(web.bp)
+    # The API authenticates with bearer tokens, which a browser never attaches on its own,
+    # so cross-site request forgery does not apply there.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+    _no_store_for_personal_data(app)
+
+
+def _no_store_for_personal_data(app: Flask) -> None:
+    """Responses carrying personal data must not sit in shared or browser caches."""
+    from flask import Response, request
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        if request.path.startswith(("/api/", "/dashboard", "/elders", "/workers", "/cases")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

@@ -1,0 +1,121 @@
+"""How rows look in the API. Personal data is included only where the caller needs it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from server.i18n import mask_phone
+from server.models import Case, Elder, Visit, Worker
+
+
+def iso(value: datetime | date | None) -> str | None:
+    """ISO 8601, or None."""
+    return value.isoformat() if value is not None else None
+
+
+def elder_brief(elder: Elder) -> dict[str, Any]:
+    """An elder as named in a case: ids and code, nothing personal."""
+    return {"id": elder.id, "external_id": elder.external_id, "code": elder.code}
+
+
+def elder_for_visit(elder: Elder) -> dict[str, Any]:
+    """What the visiting worker needs to find and call the elder."""
+    return {
+        "id": elder.id,
+        "code": elder.code,
+        "name": elder.name,
+        "phone": elder.phone,
+        "address": elder.address,
+        "lat": elder.lat,
+        "lon": elder.lon,
+    }
+
+
+def elder_json(elder: Elder, *, full: bool) -> dict[str, Any]:
+    """An elder; `full` shows the phone unmasked and every field."""
+    data: dict[str, Any] = {
+        "id": elder.id,
+        "external_id": elder.external_id,
+        "code": elder.code,
+        "name": elder.name,
+        "phone": elder.phone if full else mask_phone(elder.phone),
+        "grid": elder.grid.code if elder.grid else None,
+        "risk_tier": elder.risk_tier,
+        "status": elder.status,
+        "primary_contact": elder.primary_contact.external_id if elder.primary_contact else None,
+        "secondary_contact": (
+            elder.secondary_contact.external_id if elder.secondary_contact else None
+        ),
+    }
+    if full:
+        data.update(
+            {
+                "address": elder.address,
+                "lat": elder.lat,
+                "lon": elder.lon,
+                "birth_date": iso(elder.birth_date),
+                "gender": elder.gender,
+                "household": elder.household,
+                "disability": elder.disability,
+                "lives_alone": elder.lives_alone,
+                "locale": elder.locale,
+                "sms_opted_out": elder.sms_opted_out,
+                "enrolled_on": iso(elder.enrolled_on),
+                "deactivated_on": iso(elder.deactivated_on),
+            }
+        )
+    return data
+
+
+def visit_json(visit: Visit) -> dict[str, Any]:
+    """A visit as its worker sees it (SPEC section 7)."""
+    return {
+        "id": visit.id,
+        "month": visit.month,
+        "seq": visit.seq,
+        "kind": visit.kind,
+        "elder": elder_for_visit(visit.elder),
+        "worker": visit.worker.external_id if visit.worker else None,
+        "window_start": iso(visit.window_start),
+        "due_date": iso(visit.due_date),
+        "status": visit.status,
+        "done_at": iso(visit.done_at),
+        "outcome": visit.outcome,
+        "channel": visit.channel,
+        "distance_km": visit.distance_km,
+    }
+
+
+def case_json(case: Case) -> dict[str, Any]:
+    """A case (SPEC section 7)."""
+    return {
+        "id": case.id,
+        "kind": case.kind,
+        "priority": case.priority,
+        "status": case.status,
+        "elder": elder_brief(case.elder),
+        "agency": {"code": case.agency.code, "name": case.agency.name} if case.agency else None,
+        "owner": case.owner.external_id if case.owner else None,
+        "escalation_level": case.escalation_level,
+        "created_at": iso(case.created_at),
+        "ack_due_at": iso(case.ack_due_at),
+        "acknowledged_at": iso(case.acknowledged_at),
+        "resolved_at": iso(case.resolved_at),
+    }
+
+
+def worker_json(worker: Worker, *, full: bool) -> dict[str, Any]:
+    """A worker; the phone is masked unless `full`."""
+    return {
+        "id": worker.id,
+        "external_id": worker.external_id,
+        "name": worker.name,
+        "phone": worker.phone if full else mask_phone(worker.phone),
+        "role": worker.role,
+        "locale": worker.locale,
+        "monthly_capacity": worker.monthly_capacity,
+        "areas": [a.code for a in worker.areas],
+        "agency": worker.agency.code if worker.agency else None,
+        "active": worker.active,
+    }
