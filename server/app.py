@@ -79,6 +79,7 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import format_date, format_datetime, format_decimal, format_percent
 
     from server.i18n import mask_name, mask_phone
+    from server.labels import label
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
@@ -91,5 +92,6 @@ def _register_template_helpers(app: Flask) -> None:
             "format_percent": format_percent,
             "mask_phone": mask_phone,
             "mask_name": mask_name,
+            "label": label,
             "current_locale": str(get_locale()),
         }
