@@ -118,7 +118,9 @@ class Cli:
         from server.cli import main
 
         runner = CliRunner()
-        return runner.invoke(main, list(args), env={**self.env, **(env or {})}, catch_exceptions=False)
+        return runner.invoke(
+            main, list(args), env={**self.env, **(env or {})}, catch_exceptions=False
+        )
 
 
 @pytest.fixture
@@ -131,4 +133,3 @@ def cli(database_url: str, engine: Engine) -> Cli:
 def unique() -> str:
     """A short unique string."""
     return uuid.uuid4().hex[:8]
-

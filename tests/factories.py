@@ -151,12 +151,24 @@ def build_region(session: Session, elders_per_grid: int = 2) -> Region:
         session.flush()
         supervisor = make_worker(session, f"SUP-{key}", f"{name}督导", "supervisor", [county])
         social = make_worker(
-            session, f"SW-{key}", f"{name}社工", "social_worker", [county], agency=home,
+            session,
+            f"SW-{key}",
+            f"{name}社工",
+            "social_worker",
+            [county],
+            agency=home,
             capacity=0,
         )
         workers = [
-            make_worker(session, f"GW-{key}-{i}", f"{name}网格员{i}", "grid_worker", [grid],
-                        lat=lat, lon=lon)
+            make_worker(
+                session,
+                f"GW-{key}-{i}",
+                f"{name}网格员{i}",
+                "grid_worker",
+                [grid],
+                lat=lat,
+                lon=lon,
+            )
             for i, grid in enumerate(grids, start=1)
         ]
         c = County(county, street, community, grids, agency, home, supervisor, social, workers)

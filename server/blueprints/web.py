@@ -10,8 +10,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from server.blueprints.api.reports import report_area
 from server.blueprints.api.errors import ApiError
+from server.blueprints.api.reports import report_area
 from server.db import utcnow
 from server.models import Case, Elder, Visit, Worker
 from server.runtime import config, db_session
@@ -164,14 +164,15 @@ def workers() -> str:
         .order_by(Worker.role, Worker.external_id)
         .limit(PAGE_SIZE)
     ).all()
-    loads = dict(
-        session.execute(
+    loads: dict[int | None, int] = {
+        worker_id: count
+        for worker_id, count in session.execute(
             select(Visit.worker_id, func.count())
             .where(Visit.month == month, Visit.status != "cancelled",
                    Visit.worker_id.in_([w.id for w in rows]))
             .group_by(Visit.worker_id)
         ).all()
-    )
+    }
     return render_template("workers.html", workers=rows, loads=loads, month=month)
 
 

@@ -27,7 +27,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from server.app import create_app
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -98,7 +98,8 @@ def demo(port: int, host: str, elders: int) -> None:
             )
         logins = demo_logins(session)
     url = f"http://{host}:{port}"
-    click.echo(f"\nTanfang demo running at {url}  (dashboard {url}/dashboard, worker app {url}/app/)")
+    click.echo(f"\nTanfang demo running at {url}")
+    click.echo(f"  dashboard {url}/dashboard   worker app {url}/app/")
     click.echo(f"demo logins (PIN {DEMO_PIN}):")
     for role, phone, name in logins:
         click.echo(f"  {role:<14} {phone}  {name}")

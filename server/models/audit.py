@@ -25,7 +25,10 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_audit_at", "at"), Index("ix_audit_object", "object_type", "object_id"))
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_object", "object_type", "object_id"),
+    )
 
 
 class SchedulerLease(Base):

@@ -52,7 +52,9 @@ class OutboxItem(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("sms_messages.id"), unique=True)
     state: Mapped[str] = mapped_column(choice(OUTBOX_STATES, "outbox_state"), default="pending")
     not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    urgent: Mapped[bool] = mapped_column(default=False)  # crisis and one-time codes skip quiet hours
+    urgent: Mapped[bool] = mapped_column(
+        default=False
+    )  # crisis and one-time codes skip quiet hours
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

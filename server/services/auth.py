@@ -169,7 +169,9 @@ def resolve_token(
     """The active worker holding this unexpired, unrevoked token, or None."""
     now = now or utcnow()
     row = session.scalar(
-        select(AuthToken).where(AuthToken.token_hash == _token_digest(token), AuthToken.kind == kind)
+        select(AuthToken).where(
+            AuthToken.token_hash == _token_digest(token), AuthToken.kind == kind
+        )
     )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -198,9 +200,7 @@ def revoke_all_tokens(session: Session, worker_id: int, now: datetime | None = N
     )
 
 
-def create_otp(
-    session: Session, worker: Worker, pepper: bytes, now: datetime | None = None
-) -> str:
+def create_otp(session: Session, worker: Worker, pepper: bytes, now: datetime | None = None) -> str:
     """A fresh six-digit code for `worker`; earlier unused codes stop working."""
     now = now or utcnow()
     session.execute(

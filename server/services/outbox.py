@@ -45,7 +45,5 @@ def enqueue(
     )
     session.add(message)
     session.flush()
-    session.add(
-        OutboxItem(message_id=message.id, urgent=urgent, not_before=not_before or utcnow())
-    )
+    session.add(OutboxItem(message_id=message.id, urgent=urgent, not_before=not_before or utcnow()))
     return message

@@ -76,10 +76,14 @@ def completion(session: Session, month: str, area: Area, depth: int = 1) -> Comp
         )
         .select_from(per_elder)
         .join(Elder, Elder.id == per_elder.c.elder_id)
-        .join(Area, and_(Area.id == Elder.grid_id, Area.path.startswith(area.path, autoescape=True)))
+        .join(
+            Area, and_(Area.id == Elder.grid_id, Area.path.startswith(area.path, autoescape=True))
+        )
         .group_by(Area.path)
     ).all()
-    by_grid = [(path, int(e or 0), int(v or 0), int(r or 0), int(d or 0)) for path, e, v, r, d in rows]
+    by_grid = [
+        (path, int(e or 0), int(v or 0), int(r or 0), int(d or 0)) for path, e, v, r, d in rows
+    ]
     return _rollup(session, month, area, by_grid, depth)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from tests.helpers import csrf_token, page_login
 from tests.factories import PIN, build_region
+from tests.helpers import csrf_token, page_login
 
 
 def _token(client: FlaskClient, phone: str, pin: str = PIN) -> str:
@@ -31,7 +31,9 @@ def test_pin_login_gives_a_token_that_logout_revokes(client: FlaskClient, sessio
     assert again.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_wrong_pin_locks_the_login_after_five_failures(client: FlaskClient, session: Session) -> None:
+def test_wrong_pin_locks_the_login_after_five_failures(
+    client: FlaskClient, session: Session
+) -> None:
     region = build_region(session)
     session.commit()
     phone = region.counties["xq"].workers[0].phone

@@ -18,9 +18,25 @@ TRANSLATIONS = ROOT / "server" / "translations"
 def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     pot = tmp_path_factory.mktemp("babel") / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "server/babel.cfg",
-         "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "--no-location", "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "server/babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            "--no-location",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as f:
         return {str(m.id) for m in read_po(f) if m.id}

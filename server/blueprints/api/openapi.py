@@ -30,7 +30,7 @@ MONTH = {"name": "month", "in": "query", "schema": {"type": "string", "pattern":
 
 def document() -> dict[str, Any]:
     """Build the document (cheap; built per request so the server URL follows config)."""
-    secured = [{"bearer": []}]
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tanfang API", "version": "1"},
