@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 
 from sqlalchemy.orm import Session
 
-from server.models import Agency, Area, Elder, Worker
+from server.models import Agency, Area, Elder, Login, Visit, Worker
 from server.services.areas import add_area
-from server.services.auth import set_pin
+from server.services.auth import hash_pin
 from server.services.codes import CodeAllocator
 
 PEPPER = b"test-pepper"
@@ -82,8 +83,14 @@ def make_worker(
     session.add(worker)
     session.flush()
     if pin:
-        set_pin(session, worker, pin, PEPPER)
+        session.add(Login(worker_id=worker.id, pin_hash=_pin_hash(pin)))
     return worker
+
+
+@cache
+def _pin_hash(pin: str) -> str:
+    # argon2 is slow on purpose; hash each test PIN once per run
+    return hash_pin(pin, PEPPER)
 
 
 def make_elder(
@@ -190,3 +197,28 @@ def build_region(session: Session, elders_per_grid: int = 2) -> Region:
     admin = make_worker(session, "ADMIN-1", "系统管理员", "admin", [root], capacity=0)
     session.flush()
     return Region(root, city, counties, admin)
+
+
+def make_visit(
+    session: Session,
+    elder: Elder,
+    worker: Worker | None,
+    month: str,
+    *,
+    seq: int = 1,
+    status: str = "planned",
+) -> Visit:
+    """A visit of `elder` in `month`, due at the month's 28th."""
+    year, mon = (int(p) for p in month.split("-"))
+    visit = Visit(
+        elder_id=elder.id,
+        month=month,
+        seq=seq,
+        window_start=date(year, mon, 1),
+        due_date=date(year, mon, 28),
+        worker_id=worker.id if worker else None,
+        status=status,
+    )
+    session.add(visit)
+    session.flush()
+    return visit

@@ -9,6 +9,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 from server.blueprints.api import (  # noqa: E402,F401  (route modules attach to bp)
     auth_routes,
     cases,
+    checkins,
     elders,
     openapi,
     reports,
