@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import click
 from sqlalchemy import select
 
@@ -53,7 +55,8 @@ def user_create(
         created = worker is None
         if worker is None:
             worker = Worker(
-                external_id=f"U{number.lstrip('+')}",
+                # not derived from the phone: ids end up in exports and logs
+                external_id=f"U{secrets.token_hex(5).upper()}",
                 phone=number,
                 name=name,
                 role=role,
