@@ -133,3 +133,47 @@ def cli(database_url: str, engine: Engine) -> Cli:
 def unique() -> str:
     """A short unique string."""
     return uuid.uuid4().hex[:8]
+
+
+def _server_url(url: str, database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(database_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database: the suite's own when it runs on PostgreSQL, else a
+    fresh one on the local server (dropped afterwards). Skips when there is no server."""
+    if database_url.startswith("postgresql"):
+        yield database_url
+        return
+    base = os.environ.get("TANFANG_TEST_POSTGRES_URL") or (
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    name = f"tanfang_pytest_{os.getpid()}"
+    admin = make_engine(_server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server, no rights: the PostgreSQL-only tests skip
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not available: {type(exc).__name__}")
+    url = _server_url(base, name)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on an emptied PostgreSQL database."""
+    engine = make_engine(postgres_url)
+    _empty_tables(engine)
+    yield engine
+    engine.dispose()
