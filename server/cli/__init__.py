@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from server.cli import db as _db  # noqa: F401  (registers commands)
 from server.cli import imports as _imports  # noqa: F401
+from server.cli import plan as _plan  # noqa: F401
 from server.cli import report as _report  # noqa: F401
 from server.cli import scheduler_cmd as _scheduler  # noqa: F401
 from server.cli import seed as _seed  # noqa: F401
