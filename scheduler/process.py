@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler import jobs
+from scheduler import jobs, tasks  # noqa: F401  (tasks registers the job functions)
 from scheduler.lease import Lease
 from server.runtime import Runtime
 
@@ -53,10 +53,6 @@ SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("plan_next_month", {"type": "cron", "day": "last", "hour": 20, "minute": 0}, None),
     JobSpec("ensure_month_planned", {"type": "cron", "minute": 5}, None),
     JobSpec("overdue_sweep", {"type": "cron", "hour": 7, "minute": 30}, None),
-    JobSpec("daily_digest", {"type": "cron", "hour": 8, "minute": 0}, 3 * 3600),
-    JobSpec("wellness_checks", {"type": "cron", "hour": 10, "minute": 0}, 6 * 3600),
-    JobSpec("escalation_sweep", {"type": "interval", "minutes": 5}, None),
-    JobSpec("outbox_dispatch", {"type": "interval", "seconds": 5}, 60),
 )
 
 

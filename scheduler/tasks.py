@@ -1,0 +1,67 @@
+"""What the timed jobs do. Each reloads its rows and does nothing when nothing changed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from scheduler.jobs import job
+from scheduler.planning import fingerprint, run_plan
+from scheduler.store import next_month
+from server.db import transaction
+from server.runtime import Runtime
+from server.services.months import current_month, local_today
+
+log = logging.getLogger(__name__)
+
+# The last fingerprint planned per month: the hourly check is a few COUNTs when nothing moved.
+_planned: dict[str, tuple[Any, ...]] = {}
+
+
+@job("ensure_month_planned")
+def ensure_month_planned(rt: Runtime, now: datetime) -> None:
+    """Make sure this month is fully planned (new elders, leave, deactivations, overdue)."""
+    tz = rt.config.tz
+    month, today = current_month(tz, now), local_today(tz, now)
+    with rt.sessions() as session:
+        if _planned.get(month) == fingerprint(session, month, today):
+            return
+    with transaction(rt.sessions) as session:
+        run = run_plan(session, month, today, now=now)
+    with rt.sessions() as session:
+        _planned[month] = fingerprint(session, month, today)
+    _log_run("ensure_month_planned", run.as_dict())
+
+
+@job("plan_next_month")
+def plan_next_month(rt: Runtime, now: datetime) -> None:
+    """Plan next month ahead of its first day (last day of the month, evening)."""
+    tz = rt.config.tz
+    month = next_month(current_month(tz, now))
+    with transaction(rt.sessions) as session:
+        run = run_plan(session, month, local_today(tz, now), now=now)
+    _log_run("plan_next_month", run.as_dict())
+
+
+@job("overdue_sweep")
+def overdue_sweep(rt: Runtime, now: datetime) -> None:
+    """Move each visit past its due date to the other contact, then to others."""
+    tz = rt.config.tz
+    with transaction(rt.sessions) as session:
+        run = run_plan(
+            session, current_month(tz, now), local_today(tz, now), overdue_only=True, now=now
+        )
+    _log_run("overdue_sweep", run.as_dict())
+
+
+def _log_run(name: str, data: dict[str, Any]) -> None:
+    # counts only: no names, no ids of people
+    log.info(
+        "%s %s: %s visits, %s unassigned, changes %s",
+        name,
+        data["month"],
+        data["visits"],
+        data["unassigned"],
+        data["changes"],
+    )
