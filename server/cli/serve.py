@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,10 @@ def demo(port: int, host: str, elders: int) -> None:
     """Create or upgrade the database, seed a demo region if empty, and serve everything."""
     from werkzeug.serving import run_simple
 
+    from scheduler.process import SchedulerProcess
+    from scheduler.tasks import ensure_month_planned
     from server.app import create_app
-    from server.db import transaction
+    from server.db import transaction, utcnow
     from server.migrate import upgrade
     from server.models import Elder
     from server.runtime import runtime
@@ -97,10 +100,19 @@ def demo(port: int, host: str, elders: int) -> None:
                 demo_pin=DEMO_PIN,
             )
         logins = demo_logins(session)
+    click.echo("planning this month ...")
+    ensure_month_planned(rt, utcnow())
+    process = SchedulerProcess(rt, heartbeat=5.0)
+    thread = threading.Thread(target=process.run_forever, name="scheduler", daemon=True)
+    thread.start()
     url = f"http://{host}:{port}"
     click.echo(f"\nTanfang demo running at {url}")
     click.echo(f"  dashboard {url}/dashboard   worker app {url}/app/")
     click.echo(f"demo logins (PIN {DEMO_PIN}):")
     for role, phone, name in logins:
         click.echo(f"  {role:<14} {phone}  {name}")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        process.stop()
+        thread.join(timeout=10)
