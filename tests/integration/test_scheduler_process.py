@@ -123,16 +123,22 @@ def test_two_processes_run_each_job_once_and_the_standby_takes_over(
 def test_missed_runs_run_once_after_downtime(
     engine: Engine, database_url: str, probes: list[Probe]
 ) -> None:
-    first = Probe(database_url, interval=2.0)
+    interval = 4.0
+    first = Probe(database_url, interval=interval)
     probes.append(first)
-    _wait_for(lambda: len(_runs(engine)) >= 1, 15)
+    _wait_for(lambda: len(_runs(engine)) >= 1, 20)
     first.stop()  # a clean stop releases the lease
     before = len(_runs(engine))
-    time.sleep(7)  # three fire times pass with no scheduler running
-    second = Probe(database_url, interval=2.0)
+    time.sleep(2.5 * interval)  # at least two fire times pass with no scheduler running
+    second = Probe(database_url, interval=interval)
     probes.append(second)
-    time.sleep(1.5)
+    _wait_for(lambda: len(_runs(engine)) > before, 30)
     caught_up = _runs(engine)[before:]
-    assert len(caught_up) == 1, f"expected one catch-up run, got {len(caught_up)}"
-    assert caught_up[0][0] == second.holder
+    assert caught_up and caught_up[0][0] == second.holder
+    first_run = caught_up[0][1].timestamp()
+    # fire times are multiples of the interval (UTC, since 2020); wait for the next one
+    next_fire = (first_run // interval + 1) * interval
+    time.sleep(max(0.0, next_fire - time.time() - 0.1))
+    before_next = [at for _, at in _runs(engine)[before:] if at.timestamp() < next_fire - 0.05]
+    assert len(before_next) == 1, f"expected one catch-up run, got {len(before_next)}"
     second.stop()

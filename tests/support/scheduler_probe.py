@@ -30,7 +30,14 @@ def main() -> None:
     rt = Runtime.build(replace(Config(), database_url=url, secret_key="probe"))
     process = SchedulerProcess(
         rt,
-        schedule=(JobSpec("probe", {"type": "interval", "seconds": interval}, None),),
+        # anchored fire times (multiples of the interval since 2020) so tests know the phase
+        schedule=(
+            JobSpec(
+                "probe",
+                {"type": "interval", "seconds": interval, "start_date": "2020-01-01 00:00:00"},
+                None,
+            ),
+        ),
         ttl=timedelta(seconds=ttl),
         heartbeat=heartbeat,
     )

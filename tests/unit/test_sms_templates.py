@@ -50,6 +50,7 @@ KINDS = {
     "case_notify_supervisor",
     "case_escalated",
     "contact_call_instead",
+    "elder_message_forward",
 }
 LOCALES = ("zh_CN", "en")
 # Six-symbol codes, all different, as a long digest or plan lists them.
