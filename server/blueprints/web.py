@@ -118,7 +118,7 @@ def dashboard() -> str:
     ).all()
     my_visits = session.scalars(
         select(Visit)
-        .where(Visit.worker_id == scope.worker_id, Visit.month == month)
+        .where(visit_condition(scope), Visit.worker_id == scope.worker_id, Visit.month == month)
         .options(selectinload(Visit.elder))
         .order_by(Visit.status != "planned", Visit.due_date)
         .limit(PAGE_SIZE)

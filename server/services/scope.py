@@ -8,9 +8,10 @@ staff see the cases routed to their agency; an admin sees everything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from server.models import Area, Case, Elder, Visit, Worker, WorkerArea
@@ -68,20 +69,25 @@ def _areas_in_scope(scope: Scope) -> ColumnElement[bool]:
     return Elder.grid_id.in_(select(Area.id).where(area_condition(scope)))
 
 
+def _serves(scope: Scope) -> ColumnElement[bool]:
+    """A condition on `Elder`: this person is a contact of the elder or holds a live visit."""
+    own_visits = select(Visit.elder_id).where(
+        Visit.worker_id == scope.worker_id, Visit.status != "cancelled"
+    )
+    return or_(
+        Elder.primary_contact_id == scope.worker_id,
+        Elder.secondary_contact_id == scope.worker_id,
+        Elder.id.in_(own_visits),
+    )
+
+
 def elder_condition(scope: Scope) -> ColumnElement[bool]:
     """A condition on `Elder` true for the elders this person may see."""
     if scope.is_admin:
         return true()
     if scope.is_supervisor:
         return _areas_in_scope(scope)
-    own_visits = select(Visit.elder_id).where(
-        Visit.worker_id == scope.worker_id, Visit.status != "cancelled"
-    )
-    conditions: list[ColumnElement[bool]] = [
-        Elder.primary_contact_id == scope.worker_id,
-        Elder.secondary_contact_id == scope.worker_id,
-        Elder.id.in_(own_visits),
-    ]
+    conditions: list[ColumnElement[bool]] = [_serves(scope)]
     if scope.role == "social_worker" and scope.agency_id is not None:
         conditions.append(
             Elder.id.in_(select(Case.elder_id).where(Case.agency_id == scope.agency_id))
@@ -90,12 +96,18 @@ def elder_condition(scope: Scope) -> ColumnElement[bool]:
 
 
 def visit_condition(scope: Scope) -> ColumnElement[bool]:
-    """A condition on `Visit`: a supervisor's area, otherwise only one's own visits."""
+    """A condition on `Visit`: a supervisor's area, otherwise one's own visits of elders
+    one may still see."""
     if scope.is_admin:
         return true()
     if scope.is_supervisor:
         return Visit.elder_id.in_(select(Elder.id).where(_areas_in_scope(scope)))
-    return Visit.worker_id == scope.worker_id
+    # A visit cancelled when the work moved to someone else must drop from the old worker
+    # together with its elder (LESSONS: reassignment), so never a visit of an unseen elder.
+    return and_(
+        Visit.worker_id == scope.worker_id,
+        Visit.elder_id.in_(select(Elder.id).where(elder_condition(scope))),
+    )
 
 
 def case_condition(scope: Scope) -> ColumnElement[bool]:
@@ -142,6 +154,31 @@ def visible_elder(session: Session, scope: Scope, elder_id: int) -> Elder | None
 def visible_visit(session: Session, scope: Scope, visit_id: int) -> Visit | None:
     """The visit if this person may see it, else None."""
     return session.scalar(select(Visit).where(Visit.id == visit_id, visit_condition(scope)))
+
+
+def known_visit(session: Session, scope: Scope, visit_id: int) -> Visit | None:
+    """The visit if this person may learn that it exists (they see its elder), else None.
+
+    Acting on someone else's visit is then 403; a visit of an unseen elder is 404, so ids
+    cannot be probed across areas.
+    """
+    return session.scalar(
+        select(Visit).where(
+            Visit.id == visit_id, Visit.elder_id.in_(select(Elder.id).where(elder_condition(scope)))
+        )
+    )
+
+
+def served_elder_ids(session: Session, scope: Scope, elder_ids: Iterable[int]) -> set[int]:
+    """Of `elder_ids`, the elders this person serves (as a contact or holding a live visit).
+
+    Lists show an elder's name and contact details only to those who serve them; everyone
+    else gets them masked and reads the full record one elder at a time (audited).
+    """
+    wanted = set(elder_ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Elder.id).where(Elder.id.in_(wanted), _serves(scope))))
 
 
 def visible_case(session: Session, scope: Scope, case_id: int) -> Case | None:

@@ -12,9 +12,9 @@ from server.blueprints.api import bp
 from server.blueprints.api.errors import ApiError
 from server.blueprints.api.params import json_body
 from server.blueprints.api.serialize import iso
-from server.models import CheckIn, Visit
+from server.models import CheckIn
 from server.runtime import config, db_session
-from server.security import api_login_required, current_user
+from server.security import api_login_required, current_scope, current_user
 from server.services.checkins import (
     CheckInConflict,
     CheckInForbidden,
@@ -22,6 +22,7 @@ from server.services.checkins import (
     parse_checkin,
     record_checkin,
 )
+from server.services.scope import known_visit
 
 
 def checkin_json(checkin: CheckIn) -> dict[str, Any]:
@@ -57,11 +58,12 @@ def create_checkin(visit_id: int) -> tuple[Response, int]:
     """201 with the new record; 200 with the stored one when the client id was seen."""
     session = db_session()
     worker = current_user()
-    visit = session.get(Visit, visit_id)
+    # Say 403 (not 404) only to someone who could know of the visit anyway: a visit of an
+    # elder outside one's scope is not found, so ids cannot be probed across areas.
+    visit = known_visit(session, current_scope(), visit_id)
     if visit is None:
         raise ApiError(404, "not_found", "no such visit")
     if visit.worker_id != worker.id:
-        # Say 403 (not 404) only to someone who could know of the visit anyway.
         raise ApiError(403, "forbidden", "this visit is assigned to someone else")
     try:
         data = parse_checkin(json_body())

@@ -14,14 +14,20 @@ from server.models import Area, Elder
 from server.runtime import db_session
 from server.security import api_login_required, current_scope
 from server.services.audit import record
-from server.services.scope import elder_condition, visible_area, visible_elder
+from server.services.scope import (
+    elder_condition,
+    served_elder_ids,
+    visible_area,
+    visible_elder,
+)
 from server.vocab import ELDER_STATUSES, RISK_TIERS
 
 
 @bp.get("/elders")
 @api_login_required()
 def list_elders() -> Response:
-    """`?area=CODE&tier=&status=&q=&limit=&offset=`: elders in scope, phones masked."""
+    """`?area=CODE&tier=&status=&q=&limit=&offset=`: elders in scope, phones masked (and
+    names, unless the caller serves the elder)."""
     scope = current_scope()
     session = db_session()
     limit, offset = page_args()
@@ -33,9 +39,8 @@ def list_elders() -> Response:
             raise ApiError(404, "not_found", "no such area in your scope")
         if area is None:
             raise ApiError(404, "not_found", "no such area")
-        query = query.where(
-            Elder.grid_id.in_(select(Area.id).where(Area.path.startswith(area.path, autoescape=True)))
-        )
+        below = select(Area.id).where(Area.path.startswith(area.path, autoescape=True))
+        query = query.where(Elder.grid_id.in_(below))
     tier = choice_arg("tier", RISK_TIERS, None)
     if tier:
         query = query.where(Elder.risk_tier == tier)
@@ -59,7 +64,10 @@ def list_elders() -> Response:
         .limit(limit)
         .offset(offset)
     ).all()
-    return jsonify(total=total, elders=[elder_json(e, full=False) for e in rows])
+    serves = served_elder_ids(session, scope, (e.id for e in rows))
+    return jsonify(
+        total=total, elders=[elder_json(e, full=False, serves=e.id in serves) for e in rows]
+    )
 
 
 @bp.get("/elders/<int:elder_id>")

@@ -160,6 +160,9 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object", "properties": {
                     "visits": {"type": "array", "items": _ref("Visit")}}}), **ERRORS},
             }},
+            "/visits/{id}": {"get": {"summary": "One visit in scope", "security": secured,
+                                     "responses": {"200": _json({"type": "object", "properties": {
+                                         "visit": _ref("Visit")}}), **ERRORS}}},
             "/visits/{id}/checkins": {"post": {
                 "summary": "Record a check-in (idempotent by client_id)", "security": secured,
                 "requestBody": {"content": {"application/json": {"schema": _ref("CheckIn")}}},
@@ -168,6 +171,9 @@ def document() -> dict[str, Any]:
             }},
             "/workers": {"get": {"summary": "Workers in scope", "security": secured,
                                  "responses": {"200": {"description": "OK"}, **ERRORS}}},
+            "/workers/{id}": {"get": {"summary": "One worker in scope (or oneself)",
+                                      "security": secured,
+                                      "responses": {"200": {"description": "OK"}, **ERRORS}}},
             "/cases": {"get": {
                 "summary": "Cases in scope", "security": secured,
                 "parameters": [
@@ -176,6 +182,9 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object", "properties": {
                     "cases": {"type": "array", "items": _ref("Case")}}}), **ERRORS},
             }},
+            "/cases/{id}": {"get": {"summary": "One case with its timeline", "security": secured,
+                                    "responses": {"200": _json({"type": "object", "properties": {
+                                        "case": _ref("Case")}}), **ERRORS}}},
             "/cases/{id}/ack": {"post": {"summary": "Acknowledge", "security": secured,
                                          "responses": {"200": {"description": "OK"}, **ERRORS,
                                                        "409": {"description": "resolved"}}}},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from server.i18n import mask_phone
+from server.i18n import mask_name, mask_phone
 from server.models import Case, Elder, Visit, Worker
 
 
@@ -19,26 +19,28 @@ def elder_brief(elder: Elder) -> dict[str, Any]:
     return {"id": elder.id, "external_id": elder.external_id, "code": elder.code}
 
 
-def elder_for_visit(elder: Elder) -> dict[str, Any]:
-    """What the visiting worker needs to find and call the elder."""
+def elder_for_visit(elder: Elder, *, serves: bool) -> dict[str, Any]:
+    """What the visiting worker needs to find and call the elder; to anyone who does not
+    serve the elder, the name and phone masked and no address or location."""
     return {
         "id": elder.id,
         "code": elder.code,
-        "name": elder.name,
-        "phone": elder.phone,
-        "address": elder.address,
-        "lat": elder.lat,
-        "lon": elder.lon,
+        "name": elder.name if serves else mask_name(elder.name),
+        "phone": elder.phone if serves else mask_phone(elder.phone),
+        "address": elder.address if serves else None,
+        "lat": elder.lat if serves else None,
+        "lon": elder.lon if serves else None,
     }
 
 
-def elder_json(elder: Elder, *, full: bool) -> dict[str, Any]:
-    """An elder; `full` shows the phone unmasked and every field."""
+def elder_json(elder: Elder, *, full: bool, serves: bool = False) -> dict[str, Any]:
+    """An elder; `full` shows every field unmasked. In a list (not `full`) the phone is
+    masked, and the name too unless the reader `serves` the elder."""
     data: dict[str, Any] = {
         "id": elder.id,
         "external_id": elder.external_id,
         "code": elder.code,
-        "name": elder.name,
+        "name": elder.name if full or serves else mask_name(elder.name),
         "phone": elder.phone if full else mask_phone(elder.phone),
         "grid": elder.grid.code if elder.grid else None,
         "risk_tier": elder.risk_tier,
@@ -68,14 +70,14 @@ def elder_json(elder: Elder, *, full: bool) -> dict[str, Any]:
     return data
 
 
-def visit_json(visit: Visit) -> dict[str, Any]:
-    """A visit as its worker sees it (SPEC section 7)."""
+def visit_json(visit: Visit, *, serves: bool) -> dict[str, Any]:
+    """A visit (SPEC section 7); the elder's details in full only to one who `serves` them."""
     return {
         "id": visit.id,
         "month": visit.month,
         "seq": visit.seq,
         "kind": visit.kind,
-        "elder": elder_for_visit(visit.elder),
+        "elder": elder_for_visit(visit.elder, serves=serves),
         "worker": visit.worker.external_id if visit.worker else None,
         "window_start": iso(visit.window_start),
         "due_date": iso(visit.due_date),
