@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
@@ -10,6 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import Config
 from server.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from server.services.sms.inbound import InboundContext
+    from server.services.sms.templates import TemplateSet
 
 
 @dataclass
@@ -29,6 +35,24 @@ class Runtime:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    @cached_property
+    def templates(self) -> TemplateSet:
+        """The SMS templates, loaded and checked once per process."""
+        from server.services.sms.templates import load_templates
+
+        return load_templates()
+
+    def inbound_context(self) -> InboundContext:
+        """What inbound SMS handling needs from this runtime."""
+        from server.services.sms.inbound import InboundContext
+
+        return InboundContext(
+            tz=self.config.tz,
+            templates=self.templates,
+            signature=self.config.sms_signature,
+            hotline=self.config.crisis_hotline,
+        )
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -27,7 +27,13 @@ from server.services.audit import record
 from server.services.months import current_month, local_today, parse_month
 from server.services.phones import PhoneError, normalize_phone
 from server.services.reports import completion
-from server.services.scope import case_condition, elder_condition, visit_condition, worker_condition
+from server.services.scope import (
+    case_condition,
+    elder_condition,
+    served_elder_ids,
+    visit_condition,
+    worker_condition,
+)
 from server.vocab import CASE_PRIORITIES
 
 bp = Blueprint("web", __name__)
@@ -140,14 +146,19 @@ def dashboard() -> str:
 def elders() -> str:
     """Elders in one's scope; names and phones masked except for their own contacts."""
     scope = current_scope()
-    rows = db_session().scalars(
-        select(Elder)
-        .where(elder_condition(scope), Elder.status == "active")
-        .options(selectinload(Elder.grid), selectinload(Elder.primary_contact))
-        .order_by(Elder.id)
-        .limit(PAGE_SIZE)
-    ).all()
-    return render_template("elders.html", elders=rows, scope=scope)
+    rows = (
+        db_session()
+        .scalars(
+            select(Elder)
+            .where(elder_condition(scope), Elder.status == "active")
+            .options(selectinload(Elder.grid), selectinload(Elder.primary_contact))
+            .order_by(Elder.id)
+            .limit(PAGE_SIZE)
+        )
+        .all()
+    )
+    served = served_elder_ids(db_session(), scope, [e.id for e in rows])
+    return render_template("elders.html", elders=rows, served=served)
 
 
 @bp.get("/workers")
@@ -168,8 +179,11 @@ def workers() -> str:
         worker_id: count
         for worker_id, count in session.execute(
             select(Visit.worker_id, func.count())
-            .where(Visit.month == month, Visit.status != "cancelled",
-                   Visit.worker_id.in_([w.id for w in rows]))
+            .where(
+                Visit.month == month,
+                Visit.status != "cancelled",
+                Visit.worker_id.in_([w.id for w in rows]),
+            )
             .group_by(Visit.worker_id)
         ).all()
     }
@@ -182,11 +196,15 @@ def cases() -> str:
     """Open cases by priority and age."""
     scope = current_scope()
     order = case({p: i for i, p in enumerate(CASE_PRIORITIES)}, value=Case.priority)
-    rows = db_session().scalars(
-        select(Case)
-        .where(case_condition(scope), Case.status != "resolved")
-        .options(selectinload(Case.elder), selectinload(Case.agency))
-        .order_by(order, Case.created_at)
-        .limit(PAGE_SIZE)
-    ).all()
+    rows = (
+        db_session()
+        .scalars(
+            select(Case)
+            .where(case_condition(scope), Case.status != "resolved")
+            .options(selectinload(Case.elder), selectinload(Case.agency))
+            .order_by(order, Case.created_at)
+            .limit(PAGE_SIZE)
+        )
+        .all()
+    )
     return render_template("cases.html", cases=rows, now=utcnow())

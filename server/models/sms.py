@@ -32,6 +32,8 @@ class SmsMessage(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     # the question this message asked (wellness, rating) so a bare digit reply can be read
     question: Mapped[str | None] = mapped_column(String(32))
+    # an immediate (TwiML) reply points at the inbound message it answers
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("sms_messages.id"), index=True)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(choice(SMS_STATUSES, "sms_status"))
     error_code: Mapped[int | None] = mapped_column()

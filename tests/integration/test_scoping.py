@@ -432,6 +432,8 @@ EXEMPT = {
     "/api/v1/auth/otp": "sends a one-time code to the caller's own phone",
     "/api/v1/auth/logout": "sign-out",
     "/api/v1/openapi.json": "the API's description, no data",
+    "/sms/inbound": "Twilio's webhook: signed by Twilio, no user signed in",
+    "/sms/status": "Twilio's delivery callbacks: signed by Twilio, no user signed in",
 }
 
 

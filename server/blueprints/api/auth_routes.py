@@ -32,7 +32,9 @@ def _phone(data: dict[str, Any]) -> str:
     try:
         return normalize_phone(raw)
     except PhoneError as exc:
-        raise ApiError(422, "invalid", "phone is not valid", {"phone": "not a phone number"}) from exc
+        raise ApiError(
+            422, "invalid", "phone is not valid", {"phone": "not a phone number"}
+        ) from exc
 
 
 def _policy() -> auth.LoginPolicy:
@@ -66,12 +68,12 @@ def issue_token() -> tuple[Response, int]:
             response.headers["Retry-After"] = str(retry)
             return response, 429
         raise ApiError(401, exc.code, str(exc)) from exc
-    token, row = auth.issue_token(
-        session, worker, "api", timedelta(hours=config().token_ttl_hours)
-    )
+    token, row = auth.issue_token(session, worker, "api", timedelta(hours=config().token_ttl_hours))
     record(session, worker.id, "login", "worker", worker.id, {"channel": "api"})
     session.commit()
-    return jsonify(token=token, expires_at=iso(row.expires_at), user=worker_json(worker, full=True)), 200
+    return jsonify(
+        token=token, expires_at=iso(row.expires_at), user=worker_json(worker, full=True)
+    ), 200
 
 
 @bp.post("/auth/otp")
@@ -89,7 +91,7 @@ def send_otp() -> tuple[Response, int]:
             session,
             phone=worker.phone,
             template="otp_code",
-            params={"code": code, "minutes": 10},
+            params={"otp": code, "minutes": 10},
             locale=worker.locale,
             urgent=True,
             worker_id=worker.id,

@@ -1,0 +1,54 @@
+"""`POST /sms/inbound`: Twilio's webhook for a received SMS, answered with TwiML.
+
+A database failure answers 503 so Twilio retries; a 200 would lose the message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response
+from flask import request as flask_request
+from sqlalchemy.exc import SQLAlchemyError
+from twilio.twiml.messaging_response import MessagingResponse
+
+from server.blueprints.twilio_auth import twilio_signed
+from server.db import utcnow
+from server.runtime import db_session, runtime
+from server.services.sms.inbound import handle_inbound
+
+bp = Blueprint("sms_inbound", __name__)
+log = logging.getLogger(__name__)
+
+
+def twiml(text: str | None) -> Response:
+    """A TwiML answer: one message, or nothing."""
+    answer = MessagingResponse()
+    if text:
+        answer.message(text)
+    return Response(str(answer), mimetype="application/xml")
+
+
+@bp.post("/sms/inbound")
+@twilio_signed
+def inbound() -> Response:
+    """Store and handle one inbound SMS; reply in the sender's language."""
+    form = flask_request.form
+    sid = form.get("MessageSid") or form.get("SmsSid") or None
+    session = db_session()
+    try:
+        result = handle_inbound(
+            session,
+            runtime().inbound_context(),
+            sender=form.get("From", ""),
+            body=form.get("Body", ""),
+            sid=sid,
+            now=utcnow(),
+        )
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.error("inbound SMS not stored (%s); asking Twilio to retry", type(exc).__name__)
+        return Response("database unavailable", status=503, mimetype="text/plain")
+    log.info("inbound SMS handled as %s", result.handled_as)
+    return twiml(result.reply_text)
