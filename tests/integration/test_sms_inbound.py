@@ -1,0 +1,247 @@
+"""Inbound SMS through the signed webhook, as Twilio sends it."""
+
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from server.app import create_app
+from server.config import Config
+from server.db import utcnow
+from server.models import Case, CheckIn, Elder, OutboxItem, SmsMessage, Visit
+from server.runtime import runtime
+from server.services.months import current_month
+from tests.factories import Region, build_region, make_visit
+
+TOKEN = "test-auth-token"
+PUBLIC = "https://tanfang.example.org"
+_sid = [0]
+
+
+@pytest.fixture
+def sms_app(config: Config) -> Iterator[Flask]:
+    app = create_app(replace(config, twilio_auth_token=TOKEN, public_url=PUBLIC))
+    app.config.update(TESTING=True)
+    yield app
+    runtime(app).dispose()
+
+
+@pytest.fixture
+def sms(sms_app: Flask) -> FlaskClient:
+    return sms_app.test_client()
+
+
+def _signed(
+    client: FlaskClient, sender: str, body: str, sid: str | None = None, **extra: str
+) -> tuple[int, str | None]:
+    if sid is None:
+        _sid[0] += 1
+        sid = f"SM{_sid[0]:032d}"
+    form = {"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": body, **extra}
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/sms/inbound", form)
+    # Flask sees http://localhost (a TLS-terminating proxy in front); the signature is over
+    # the public URL, and must still be accepted.
+    response = client.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": signature})
+    if response.status_code != 200:
+        return response.status_code, None
+    root = ET.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    texts = [m.text or "" for m in root.iter("Message")]
+    return 200, texts[0] if texts else None
+
+
+def _region(session: Session) -> tuple[Region, Visit]:
+    region = build_region(session)
+    county = region.counties["xq"]
+    month = current_month(Config().tz)
+    visit = make_visit(session, county.elders[0], county.workers[0], month)
+    make_visit(session, county.elders[2], county.workers[0], month)
+    session.commit()
+    return region, visit
+
+
+def test_unsigned_and_badly_signed_requests_are_refused(sms: FlaskClient) -> None:
+    form = {"MessageSid": "SM1", "From": "+8613912345678", "Body": "LIST"}
+    assert sms.post("/sms/inbound", data=form).status_code == 403
+    bad = sms.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": "bm90IGl0"})
+    assert bad.status_code == 403
+    # signed for another URL (the proxy's internal one) is not valid either
+    other = RequestValidator(TOKEN).compute_signature("http://localhost/sms/inbound", form)
+    assert (
+        sms.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": other}).status_code
+        == 403
+    )
+
+
+def test_full_width_done_completes_the_visit_once_however_often_twilio_retries(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, visit = _region(session)
+    worker = region.counties["xq"].workers[0]
+    code = visit.elder.code
+    full_width = "ＤＯＮＥ　" + "".join(chr(ord(c) + 0xFEE0) for c in code) + "　４，精神不错"
+    status, reply = _signed(sms, worker.phone, full_width, sid="SMdone1")
+    assert status == 200 and reply is not None
+    assert reply.startswith("【暖心探访】") and code in reply
+    again = _signed(sms, worker.phone, full_width, sid="SMdone1")
+    assert again == (200, reply)
+    session.expire_all()
+    checkins = session.scalars(select(CheckIn)).all()
+    assert len(checkins) == 1
+    assert (checkins[0].channel, checkins[0].outcome, checkins[0].mood) == ("sms", "seen", 4)
+    assert session.get(Visit, visit.id).status == "done"  # type: ignore[union-attr]
+    rating = session.scalar(select(SmsMessage).where(SmsMessage.template == "elder_rating_request"))
+    assert rating is not None and rating.elder_id == visit.elder_id
+
+
+def test_concurrent_replays_of_one_message_are_processed_once(
+    sms_app: Flask, session: Session
+) -> None:
+    region, visit = _region(session)
+    worker = region.counties["xq"].workers[0]
+    statuses: list[int] = []
+
+    def post() -> None:
+        status, _ = _signed(
+            sms_app.test_client(), worker.phone, f"完成{visit.elder.code}", sid="SMsame"
+        )
+        statuses.append(status)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses and all(s in (200, 503) for s in statuses) and 200 in statuses
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == 1
+    assert (
+        session.scalar(
+            select(func.count()).select_from(SmsMessage).where(SmsMessage.direction == "in")
+        )
+        == 1
+    )
+
+
+def test_list_and_usage_replies_in_the_workers_language(sms: FlaskClient, session: Session) -> None:
+    region, visit = _region(session)
+    worker = region.counties["xq"].workers[0]
+    _, listing = _signed(sms, worker.phone, "任务")
+    assert listing is not None and visit.elder.code in listing
+    worker.locale = "en"
+    session.commit()
+    _, usage = _signed(sms, worker.phone, "DONE")
+    assert usage is not None and usage.startswith("Tanfang") and "code" in usage.lower()
+    _, unknown = _signed(sms, worker.phone, "DONE XXXX 3")
+    assert unknown is not None and "XXXX" in unknown
+
+
+def test_elder_three_after_a_wellness_check_opens_a_case_at_the_streets_own_agency(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, visit = _region(session)
+    elder = visit.elder
+    session.add(
+        SmsMessage(
+            direction="out",
+            phone=elder.phone,
+            elder_id=elder.id,
+            template="elder_wellness_check",
+            params={},
+            locale="zh_CN",
+            body="…",
+            question="wellness",
+            status="delivered",
+            sent_at=utcnow() - timedelta(hours=2),
+        )
+    )
+    session.commit()
+    status, reply = _signed(sms, elder.phone, "３")
+    assert status == 200 and reply is not None and "12356" in reply
+    case = session.scalar(select(Case))
+    assert case is not None and case.kind == "psych_support"
+    assert case.agency_id == region.counties["xq"].home.id  # the street's Warm Heart Home
+    assert case.ack_due_at is not None and case.owner_id is not None
+    notices = session.scalars(
+        select(SmsMessage).where(SmsMessage.template == "case_notify_agency")
+    ).all()
+    assert {n.phone for n in notices} >= {region.counties["xq"].home.phone}
+    # a second signal for the same elder adds to the open case
+    _signed(sms, elder.phone, "3")
+    assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_crisis_words_open_a_crisis_case_and_answer_with_the_hotline(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, visit = _region(session)
+    elder = visit.elder
+    status, reply = _signed(sms, elder.phone, "活着没意思了，想去找我儿子")
+    assert status == 200 and reply is not None and "12356" in reply
+    case = session.scalar(select(Case))
+    assert case is not None and (case.kind, case.priority) == ("crisis", "urgent")
+    told = session.scalars(select(SmsMessage.template).where(SmsMessage.case_id == case.id)).all()
+    assert {"case_notify_agency", "case_notify_contact", "case_notify_supervisor"} <= set(told)
+    urgent = session.scalars(select(OutboxItem.urgent)).all()
+    assert urgent and all(urgent)
+
+
+def test_opt_out_stops_messages_and_tells_the_contact_to_call(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, visit = _region(session)
+    elder = visit.elder
+    status, reply = _signed(sms, elder.phone, "退订")
+    assert status == 200 and reply is not None
+    session.expire_all()
+    assert session.get(Elder, elder.id).sms_opted_out is True  # type: ignore[union-attr]
+    call = session.scalar(select(SmsMessage).where(SmsMessage.template == "contact_call_instead"))
+    assert call is not None and call.phone == region.counties["xq"].workers[0].phone
+    _signed(sms, elder.phone, "订阅")
+    session.expire_all()
+    assert session.get(Elder, elder.id).sms_opted_out is False  # type: ignore[union-attr]
+
+
+def test_an_unknown_number_gets_one_polite_reply_a_day(sms: FlaskClient, session: Session) -> None:
+    _region(session)
+    first = _signed(sms, "+8613700000001", "你好，请问这是哪里")
+    second = _signed(sms, "+8613700000001", "你好？")
+    assert first[0] == 200 and first[1] is not None
+    assert second == (200, None)
+    assert (
+        session.scalar(
+            select(func.count()).select_from(SmsMessage).where(SmsMessage.direction == "in")
+        )
+        == 2
+    )
+
+
+def test_automated_senders_are_never_answered(sms: FlaskClient, session: Session) -> None:
+    _region(session)
+    assert _signed(sms, "10690000", "您的验证码是1234") == (200, None)
+
+
+def test_a_database_that_is_down_gets_a_retryable_error() -> None:
+    config = replace(
+        Config(),
+        secret_key="k",
+        twilio_auth_token=TOKEN,
+        public_url=PUBLIC,
+        database_url="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
+    )
+    app = create_app(config)
+    try:
+        status, _ = _signed(app.test_client(), "+8613912345678", "LIST")
+    finally:
+        runtime(app).dispose()
+    assert status == 503
