@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.models import CheckIn, Visit
+from server.models import Case, CheckIn, SmsMessage, Visit
 from tests.factories import PIN, Region, build_region, make_visit
 from tests.helpers import api_token
 
@@ -141,3 +141,33 @@ def test_completion_report_counts_a_seen_checkin(client: FlaskClient, session: S
     assert (report["elders"], report["visited"], report["rate"]) == (2, 1, 0.5)
     assert report["visits_required"] == 2 and report["visits_done"] == 1
     assert report["area"] == county.area.code
+
+
+def test_a_seen_checkin_asks_the_elder_to_rate_and_low_mood_refers_to_the_agency(
+    client: FlaskClient, session: Session
+) -> None:
+    region, visit = _setup(session)
+    county = region.counties["xq"]
+    headers = api_token(client, county.workers[0].phone, PIN)
+    response = client.post(
+        f"/api/v1/visits/{visit.id}/checkins",
+        json=_body(mood=2, phq2=[2, 2], needs=["emotional"]),
+        headers=headers,
+    )
+    assert response.status_code == 201
+    rating = session.scalar(select(SmsMessage).where(SmsMessage.template == "elder_rating_request"))
+    assert rating is not None and rating.question == "rating" and rating.visit_id == visit.id
+    case = session.scalar(select(Case))
+    assert case is not None and case.kind == "psych_support"
+    assert case.agency_id == county.home.id
+    # the offline queue resends: nothing happens twice
+    client.post(f"/api/v1/visits/{visit.id}/checkins", json=_body(mood=2), headers=headers)
+    assert session.scalar(select(func.count()).select_from(Case)) == 1
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(SmsMessage)
+            .where(SmsMessage.template == "elder_rating_request")
+        )
+        == 1
+    )

@@ -12,6 +12,7 @@ from server.blueprints.api import bp
 from server.blueprints.api.errors import ApiError
 from server.blueprints.api.params import json_body
 from server.blueprints.api.serialize import iso
+from server.db import utcnow
 from server.models import CheckIn
 from server.runtime import config, db_session
 from server.security import api_login_required, current_scope, current_user
@@ -22,6 +23,7 @@ from server.services.checkins import (
     parse_checkin,
     record_checkin,
 )
+from server.services.followups import after_checkin
 from server.services.scope import known_visit
 
 
@@ -67,7 +69,10 @@ def create_checkin(visit_id: int) -> tuple[Response, int]:
         raise ApiError(403, "forbidden", "this visit is assigned to someone else")
     try:
         data = parse_checkin(json_body())
-        checkin, created = record_checkin(session, visit, worker, data, "pwa", config().tz)
+        now = utcnow()
+        checkin, created = record_checkin(session, visit, worker, data, "pwa", config().tz, now)
+        if created:
+            after_checkin(session, visit, checkin, worker, now)
         session.commit()
     except CheckInInvalid as exc:
         session.rollback()
