@@ -8,10 +8,15 @@ from typing import Any
 
 from scheduler.jobs import job
 from scheduler.planning import fingerprint, run_plan
-from scheduler.store import next_month
+from scheduler.store import month_is_planned, next_month
 from server.db import transaction
 from server.runtime import Runtime
 from server.services.months import current_month, local_today
+from server.services.sms.notices import (
+    send_daily_digests,
+    send_monthly_plans,
+    send_wellness_checks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +41,17 @@ def ensure_month_planned(rt: Runtime, now: datetime) -> None:
 
 @job("plan_next_month")
 def plan_next_month(rt: Runtime, now: datetime) -> None:
-    """Plan next month ahead of its first day (last day of the month, evening)."""
+    """Plan next month ahead of its first day (last day of the month, evening) and queue each
+    worker's plan SMS for the first morning of the month."""
     tz = rt.config.tz
     month = next_month(current_month(tz, now))
     with transaction(rt.sessions) as session:
+        already = month_is_planned(session, month)
         run = run_plan(session, month, local_today(tz, now), now=now)
+        if not already:
+            year, mon = (int(p) for p in month.split("-"))
+            first_morning = datetime(year, mon, 1, 8, 0, tzinfo=tz)
+            send_monthly_plans(session, month=month, not_before=first_morning)
     _log_run("plan_next_month", run.as_dict())
 
 
@@ -53,6 +64,24 @@ def overdue_sweep(rt: Runtime, now: datetime) -> None:
             session, current_month(tz, now), local_today(tz, now), overdue_only=True, now=now
         )
     _log_run("overdue_sweep", run.as_dict())
+
+
+@job("daily_digest")
+def daily_digest(rt: Runtime, now: datetime) -> None:
+    """08:00: each worker's open visits this month, soonest first."""
+    with transaction(rt.sessions) as session:
+        queued = send_daily_digests(session, tz=rt.config.tz, now=now)
+    log.info("daily_digest: %d digests queued", queued)
+
+
+@job("wellness_checks")
+def wellness_checks(rt: Runtime, now: datetime) -> None:
+    """Wellness-check SMS to the elders whose tier says one is due today."""
+    with transaction(rt.sessions) as session:
+        queued = send_wellness_checks(
+            session, tz=rt.config.tz, now=now, intervals=rt.config.wellness_days
+        )
+    log.info("wellness_checks: %d checks queued", queued)
 
 
 def _log_run(name: str, data: dict[str, Any]) -> None:

@@ -48,6 +48,11 @@ class Config:
     sms_signature: str = "【暖心探访】"
     rules_path: str | None = None
     crisis_hotline: str = "12356"
+    # days between wellness checks by risk tier (SPEC 8: high twice a week, elevated weekly,
+    # standard every two weeks)
+    wellness_days: dict[str, int] = field(
+        default_factory=lambda: {"high": 3, "elevated": 7, "standard": 14}
+    )
     pin_pepper: str | None = None
     token_ttl_hours: int = 12
     session_ttl_hours: int = 12
@@ -87,6 +92,7 @@ class Config:
             sms_signature=env.get("TANFANG_SMS_SIGNATURE", "【暖心探访】"),
             rules_path=get("TANFANG_RULES"),
             crisis_hotline=get("TANFANG_CRISIS_HOTLINE") or "12356",
+            wellness_days=_wellness_days(get("TANFANG_WELLNESS_DAYS")),
             pin_pepper=get("TANFANG_PIN_PEPPER"),
             token_ttl_hours=_int(get("TANFANG_TOKEN_TTL_HOURS") or "12", "TANFANG_TOKEN_TTL_HOURS"),
             session_ttl_hours=_int(
@@ -125,6 +131,23 @@ class Config:
     def pepper(self) -> bytes:
         """The server-side pepper mixed into every PIN hash."""
         return (self.pin_pepper or self.secret_key or "").encode()
+
+
+def _wellness_days(value: str | None) -> dict[str, int]:
+    """`high=3,elevated=7,standard=14` (any subset) over the defaults."""
+    days = {"high": 3, "elevated": 7, "standard": 14}
+    if not value:
+        return days
+    for part in value.split(","):
+        tier, _, number = part.partition("=")
+        tier = tier.strip()
+        if tier not in days or not number.strip().isdigit() or int(number) < 1:
+            raise ConfigError(
+                f"TANFANG_WELLNESS_DAYS: {part.strip()!r} is not TIER=DAYS"
+                " (tiers: high, elevated, standard; days at least 1)"
+            )
+        days[tier] = int(number)
+    return days
 
 
 def _float(value: str, name: str) -> float:

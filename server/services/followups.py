@@ -55,6 +55,7 @@ def after_checkin(
             elder_id=elder.id,
             visit_id=visit.id,
             question="rating",
+            now=now,
         )
     outcomes = []
     for route, reason in checkin_routes(checkin):

@@ -27,9 +27,12 @@ def enqueue(
     visit_id: int | None = None,
     case_id: int | None = None,
     question: str | None = None,
+    now: datetime | None = None,
 ) -> SmsMessage:
     """Queue one templated message to `phone`; it is rendered in `locale` when sent."""
+    now = now or utcnow()
     message = SmsMessage(
+        created_at=now,
         direction="out",
         phone=phone,
         template=template,

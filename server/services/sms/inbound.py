@@ -236,6 +236,7 @@ def _opt(
                 params={"elder_name": elder.name},
                 locale=contact.locale,
                 worker_id=contact.id,
+                now=now,
             )
     locale = worker.locale if worker else (elders[0].locale if elders else "zh_CN")
     return Reply("elder_optout_confirm" if stop else "elder_optin_confirm", locale)
@@ -386,6 +387,7 @@ def _elder(
             locale=contact.locale,
             worker_id=contact.id,
             elder_id=None,
+            now=now,
         )
     return Reply("elder_ack", elder.locale), "forwarded"
 
