@@ -41,7 +41,8 @@ def create_app(config: Config | None = None, *, require_secret: bool = True) -> 
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
-    app.extensions["tanfang"] = Runtime.build(config)
+    app.extensions["tanfang"] = rt = Runtime.build(config)
+    _check_rules(rt)
     app.teardown_appcontext(close_db_session)
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: config.timezone)
@@ -54,6 +55,16 @@ def create_app(config: Config | None = None, *, require_secret: bool = True) -> 
     register_blueprints(app)
     _register_template_helpers(app)
     return app
+
+
+def _check_rules(rt: Runtime) -> None:
+    """A bad rules file stops start-up, naming the file, the rule and the problem."""
+    from server.services.rules import RulesError
+
+    try:
+        rt.rules  # noqa: B018  (loads and validates)
+    except RulesError as exc:
+        raise ConfigError(f"TANFANG_RULES: {exc}") from exc
 
 
 def select_locale() -> str:

@@ -14,6 +14,7 @@ from server.config import Config
 from server.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:
+    from server.services.rules import RuleSet
     from server.services.sms.inbound import InboundContext
     from server.services.sms.templates import TemplateSet
 
@@ -43,6 +44,13 @@ class Runtime:
 
         return load_templates()
 
+    @cached_property
+    def rules(self) -> RuleSet:
+        """The escalation rules (TANFANG_RULES or the shipped file), validated once."""
+        from server.services.rules import load_rules
+
+        return load_rules(self.config.rules_path)
+
     def inbound_context(self) -> InboundContext:
         """What inbound SMS handling needs from this runtime."""
         from server.services.sms.inbound import InboundContext
@@ -52,6 +60,7 @@ class Runtime:
             templates=self.templates,
             signature=self.config.sms_signature,
             hotline=self.config.crisis_hotline,
+            rules=self.rules,
         )
 
 

@@ -1,8 +1,7 @@
 """Opening and routing cases: one open case per elder and kind, an owner always, the right
 people told by SMS (no health detail in any text), and a deadline to acknowledge.
 
-`Route` is what a rule decides; until the rules file (SPEC section 10) is loaded, the
-shipped defaults in `DEFAULT_ROUTES` apply.
+`Route` is what a rule of the rules file (SPEC section 10, server.services.rules) decides.
 """
 
 from __future__ import annotations
@@ -34,21 +33,6 @@ class Route:
     escalate_to: str | None = "supervisor"
 
 
-DEFAULT_ROUTES: dict[str, Route] = {
-    "crisis": Route(
-        "crisis_words", "crisis", "urgent", ("agency", "primary_contact", "supervisor"),
-        timedelta(hours=1),
-    ),
-    "psych_support": Route(
-        "psych_support", "psych_support", "high", ("agency",), timedelta(hours=48)
-    ),
-    "help": Route("help_request", "help", "normal", ("primary_contact",), timedelta(hours=24)),
-    "unreachable": Route(
-        "unreachable", "unreachable", "high", ("supervisor",), timedelta(hours=72), None
-    ),
-    "overdue": Route("month_end_unvisited", "overdue", "normal", ("supervisor",),
-                     timedelta(hours=72), None),
-}  # fmt: skip
 
 
 @dataclass

@@ -1,39 +1,30 @@
-"""What follows a check-in: the elder is asked to rate a seen visit, and the check-in's
-signals (low mood, a positive PHQ-2, needs for professional support, crisis words in the
-note) open or add to cases."""
+"""What follows a newly stored check-in: the elder is asked to rate a seen visit, and the
+check-in's content (mood, PHQ-2, needs, crisis words in the note) and a run of visits with
+no one seen are matched against the rules."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from server.models import CheckIn, Elder, Visit, Worker
 from server.services.crisis import detect_crisis
-from server.services.escalation import DEFAULT_ROUTES, CaseOutcome, Route, raise_signal
 from server.services.outbox import enqueue
-
-PROFESSIONAL_NEEDS = frozenset({"psychological", "emotional", "family_mediation"})
-LOW_MOOD = 2
-PHQ2_POSITIVE = 3
+from server.services.rules import RuleSet
+from server.services.signals import NOT_SEEN, SignalResult, missed_in_a_row, signal
 
 
-def checkin_routes(checkin: CheckIn) -> list[tuple[Route, str]]:
-    """The routes a check-in's content calls for, with a short reason code for each."""
-    routes: list[tuple[Route, str]] = []
-    if checkin.note and detect_crisis(checkin.note) is not None:
-        routes.append((DEFAULT_ROUTES["crisis"], "crisis_words_in_note"))
-    reasons = []
-    if checkin.mood is not None and checkin.mood <= LOW_MOOD:
-        reasons.append("low_mood")
-    score = checkin.phq2_score
-    if score is not None and score >= PHQ2_POSITIVE:
-        reasons.append("phq2_positive")
-    if PROFESSIONAL_NEEDS & set(checkin.needs or ()):
-        reasons.append("needs_support")
-    if reasons:
-        routes.append((DEFAULT_ROUTES["psych_support"], "+".join(reasons)))
-    return routes
+def checkin_facts(checkin: CheckIn) -> dict[str, object]:
+    """The facts the `checkin` rules look at."""
+    return {
+        "mood": checkin.mood,
+        "phq2": checkin.phq2_score,
+        "needs": list(checkin.needs or ()),
+        "outcome": checkin.outcome,
+        "crisis_words": bool(checkin.note and detect_crisis(checkin.note) is not None),
+    }
 
 
 def after_checkin(
@@ -42,8 +33,11 @@ def after_checkin(
     checkin: CheckIn,
     worker: Worker,
     now: datetime,
-) -> list[CaseOutcome]:
-    """Run the follow-ups of a newly stored check-in (not of a resent one)."""
+    *,
+    rules: RuleSet,
+    tz: ZoneInfo,
+) -> SignalResult:
+    """Run the follow-ups of a newly stored check-in (never of a resent one)."""
     elder: Elder = visit.elder
     if checkin.outcome == "seen" and elder.phone and not elder.sms_opted_out:
         enqueue(
@@ -57,17 +51,17 @@ def after_checkin(
             question="rating",
             now=now,
         )
-    outcomes = []
-    for route, reason in checkin_routes(checkin):
-        outcomes.append(
-            raise_signal(
-                session,
-                elder,
-                route,
-                "checkin",
-                actor_id=worker.id,
-                data={"checkin_id": checkin.id, "visit_id": visit.id, "reason": reason},
-                now=now,
-            )
-        )
-    return outcomes
+    data = {"checkin_id": checkin.id, "visit_id": visit.id}
+    result = signal(
+        session, rules, "checkin", elder, checkin_facts(checkin),
+        tz=tz, now=now, actor_id=worker.id, data=data,
+    )  # fmt: skip
+    if checkin.outcome in NOT_SEEN:
+        missed = signal(
+            session, rules, "visit_missed", elder,
+            {"missed_in_a_row": missed_in_a_row(session, elder.id), "outcome": checkin.outcome},
+            tz=tz, now=now, actor_id=worker.id, data=data,
+        )  # fmt: skip
+        result.cases.extend(missed.cases)
+        result.visits.extend(missed.visits)
+    return result

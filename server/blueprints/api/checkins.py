@@ -14,7 +14,7 @@ from server.blueprints.api.params import json_body
 from server.blueprints.api.serialize import iso
 from server.db import utcnow
 from server.models import CheckIn
-from server.runtime import config, db_session
+from server.runtime import config, db_session, runtime
 from server.security import api_login_required, current_scope, current_user
 from server.services.checkins import (
     CheckInConflict,
@@ -72,7 +72,8 @@ def create_checkin(visit_id: int) -> tuple[Response, int]:
         now = utcnow()
         checkin, created = record_checkin(session, visit, worker, data, "pwa", config().tz, now)
         if created:
-            after_checkin(session, visit, checkin, worker, now)
+            rt = runtime()
+            after_checkin(session, visit, checkin, worker, now, rules=rt.rules, tz=rt.config.tz)
         session.commit()
     except CheckInInvalid as exc:
         session.rollback()

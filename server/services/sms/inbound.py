@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from server.models import Elder, SmsMessage, Visit, Worker
 from server.services.checkins import CheckInInput, record_checkin
 from server.services.crisis import detect_crisis
-from server.services.escalation import DEFAULT_ROUTES, raise_signal
 from server.services.followups import after_checkin
 from server.services.months import current_month
 from server.services.outbox import enqueue
 from server.services.phones import PhoneError, is_short_code, normalize_phone
+from server.services.rules import RuleSet
+from server.services.signals import signal
 from server.services.sms.grammar import (
     DigitReply,
     Done,
@@ -57,6 +58,7 @@ class InboundContext:
     templates: TemplateSet
     signature: str
     hotline: str
+    rules: RuleSet
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,7 @@ def _worker(
         )
         checkin, created = record_checkin(session, visit, worker, data, "sms", ctx.tz, now)
         if created:
-            after_checkin(session, visit, checkin, worker, now)
+            after_checkin(session, visit, checkin, worker, now, rules=ctx.rules, tz=ctx.tz)
         remaining = len(_open_visits(session, worker, month))
         return Reply(
             "worker_checkin_ack",
@@ -314,23 +316,19 @@ def _worker(
         elder = _elder_by_code(session, parsed.code)
         if elder is None or not _related(session, worker, elder):
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
-        route = DEFAULT_ROUTES["help"]
-        if parsed.text and detect_crisis(parsed.text) is not None:
-            route = DEFAULT_ROUTES["crisis"]
-        outcome = raise_signal(
-            session,
-            elder,
-            route,
-            "worker_help",
-            note=tidy(parsed.text) or None,
-            actor_id=worker.id,
+        text = tidy(parsed.text)
+        result = signal(
+            session, ctx.rules, "worker_help", elder,
+            {"crisis_words": bool(text and detect_crisis(text) is not None)},
+            tz=ctx.tz, now=now, actor_id=worker.id, note=text or None,
             data={"sms_id": message.id},
-            now=now,
-        )
+        )  # fmt: skip
+        if result.first_case_id is None:
+            return Reply(usage, worker.locale, {"problem": "unknown_command", "got": ""})
         return Reply(
             "worker_help_ack",
             worker.locale,
-            {"elder_code": elder.code, "case_id": outcome.case.id},
+            {"elder_code": elder.code, "case_id": result.first_case_id},
         )
     return Reply(usage, worker.locale, {"problem": "unknown_command", "got": ""})
 
@@ -360,14 +358,10 @@ def _elder(
     now: datetime,
 ) -> tuple[Reply | None, str]:
     if detect_crisis(body) is not None:
-        raise_signal(
-            session,
-            elder,
-            DEFAULT_ROUTES["crisis"],
-            "elder_reply",
-            data={"sms_id": message.id},
-            now=now,
-        )
+        signal(
+            session, ctx.rules, "elder_reply", elder, {"crisis_words": True},
+            tz=ctx.tz, now=now, data={"sms_id": message.id},
+        )  # fmt: skip
         return Reply("elder_crisis_reply", elder.locale, {"hotline": ctx.hotline}), "crisis"
     parsed = parse_elder(body)
     if isinstance(parsed, DigitReply):
@@ -429,29 +423,18 @@ def _answer_question(
         visit.rated_at = now
         message.visit_id = visit.id
         return Reply("elder_rating_thanks", elder.locale, {"rating": n}), "rating"
-    if question.question == "wellness":
+    if question.question == "wellness" and n in (1, 2, 3):
+        # The rules decide what 2 and 3 open; the answer to the elder follows the digit.
+        signal(
+            session, ctx.rules, "elder_reply", elder,
+            {"question": "wellness", "answer": n, "crisis_words": False},
+            tz=ctx.tz, now=now, data={"sms_id": message.id, "answer": n},
+        )  # fmt: skip
         if n == 1:
             return Reply("elder_ack", elder.locale), "wellness_fine"
         if n == 2:
-            raise_signal(
-                session,
-                elder,
-                DEFAULT_ROUTES["help"],
-                "elder_reply",
-                data={"sms_id": message.id, "answer": 2},
-                now=now,
-            )
             return Reply("elder_help_ack", elder.locale), "wellness_help"
-        if n == 3:
-            raise_signal(
-                session,
-                elder,
-                DEFAULT_ROUTES["psych_support"],
-                "elder_reply",
-                data={"sms_id": message.id, "answer": 3},
-                now=now,
-            )
-            return Reply("elder_talk_ack", elder.locale, {"hotline": ctx.hotline}), "wellness_talk"
+        return Reply("elder_talk_ack", elder.locale, {"hotline": ctx.hotline}), "wellness_talk"
     return None
 
 
