@@ -11,7 +11,9 @@ from scheduler.planning import fingerprint, run_plan
 from scheduler.store import month_is_planned, next_month
 from server.db import transaction
 from server.runtime import Runtime
+from server.services.escalation import escalate_overdue
 from server.services.months import current_month, local_today
+from server.services.signals import signal_unvisited
 from server.services.sms.notices import (
     send_daily_digests,
     send_monthly_plans,
@@ -79,9 +81,31 @@ def wellness_checks(rt: Runtime, now: datetime) -> None:
     """Wellness-check SMS to the elders whose tier says one is due today."""
     with transaction(rt.sessions) as session:
         queued = send_wellness_checks(
-            session, tz=rt.config.tz, now=now, intervals=rt.config.wellness_days
+            session,
+            tz=rt.config.tz,
+            now=now,
+            intervals=rt.config.wellness_days,
+            rules=rt.rules,
         )
     log.info("wellness_checks: %d checks queued", queued)
+
+
+@job("escalation_sweep")
+def escalation_sweep(rt: Runtime, now: datetime) -> None:
+    """Cases past their acknowledgement deadline go up a level."""
+    with transaction(rt.sessions) as session:
+        cases = escalate_overdue(session, rt.rules.by_kind, now)
+    if cases:
+        log.info("escalation_sweep: %d cases escalated", len(cases))
+
+
+@job("month_end")
+def month_end(rt: Runtime, now: datetime) -> None:
+    """On the last day, elders with no one seen this month become `month_end` signals."""
+    tz = rt.config.tz
+    with transaction(rt.sessions) as session:
+        count = signal_unvisited(session, rt.rules, current_month(tz, now), tz=tz, now=now)
+    log.info("month_end: %d elders not visited", count)
 
 
 def _log_run(name: str, data: dict[str, Any]) -> None:

@@ -33,8 +33,6 @@ class Route:
     escalate_to: str | None = "supervisor"
 
 
-
-
 @dataclass
 class CaseOutcome:
     """The case a signal landed on, whether it was new, and who was told."""
@@ -209,3 +207,56 @@ def notify_case(
     if told:
         session.add(CaseEvent(case=case, at=now or utcnow(), kind="notified", data={"to": told}))
     return told
+
+
+MAX_ESCALATIONS = 3
+
+
+def escalate_overdue(
+    session: Session, rules_by_kind: dict[str, Route], now: datetime | None = None
+) -> list[Case]:
+    """Cases nobody acknowledged in time go to the next level: the nearest supervisors first
+    (or the next level up when supervisors were told from the start), then one level further
+    at each further miss. Everyone told before is told again."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Case)
+        .where(Case.status == "open", Case.ack_due_at.is_not(None), Case.ack_due_at < now)
+        .order_by(Case.ack_due_at)
+        .with_for_update(skip_locked=True)
+    ).all()
+    escalated = []
+    for case in due:
+        route = rules_by_kind.get(case.kind)
+        if route is None or route.escalate_to is None:
+            continue
+        if case.escalation_level >= MAX_ESCALATIONS:
+            continue
+        elder = case.elder
+        assert case.ack_due_at is not None
+        waited_h = max(1, int((now - case.created_at).total_seconds() // 3600))
+        case.escalation_level += 1
+        base = 1 if "supervisor" in route.notify else 0
+        supervisors = supervisors_for(session, elder, levels_up=base + case.escalation_level - 1)
+        urgent = case.priority == "urgent"
+        told: list[dict[str, Any]] = []
+        for sup in supervisors:
+            enqueue(
+                session, phone=sup.phone, template="case_escalated", locale=sup.locale,
+                params={"case_id": case.id, "elder_code": elder.code, "hours": waited_h},
+                urgent=urgent, case_id=case.id, worker_id=sup.id, now=now,
+            )  # fmt: skip
+            told.append({"worker_id": sup.id, "to": "supervisor"})
+        agency = session.get(Agency, case.agency_id) if case.agency_id else None
+        told += notify_case(session, case, elder, route.notify, agency, now=now)
+        if supervisors:
+            case.owner_id = supervisors[0].id
+        case.ack_due_at = now + route.ack_within
+        session.add(
+            CaseEvent(
+                case=case, at=now, kind="escalated",
+                data={"level": case.escalation_level, "to": told},
+            )
+        )  # fmt: skip
+        escalated.append(case)
+    return escalated

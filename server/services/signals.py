@@ -177,3 +177,23 @@ def unanswered_in_a_row(session: Session, elder: Elder) -> int:
         count += 1
         later = when
     return count
+
+
+def signal_unvisited(
+    session: Session, rules: RuleSet, month: str, *, tz: ZoneInfo, now: datetime
+) -> int:
+    """A `month_end` signal for each active elder owed a visit in `month` and not seen."""
+    seen = (
+        select(Visit.elder_id)
+        .join(CheckIn, CheckIn.visit_id == Visit.id)
+        .where(Visit.month == month, CheckIn.outcome == "seen", CheckIn.month == month)
+    )
+    owed = select(Visit.elder_id).where(Visit.month == month, Visit.status != "cancelled")
+    elders = session.scalars(
+        select(Elder)
+        .where(Elder.status == "active", Elder.id.in_(owed), Elder.id.not_in(seen))
+        .order_by(Elder.id)
+    ).all()
+    for elder in elders:
+        signal(session, rules, "month_end", elder, {}, tz=tz, now=now, data={"month": month})
+    return len(elders)

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from server.models import Area, Elder, SmsMessage, Visit, Worker
 from server.services.months import current_month, local_today
 from server.services.outbox import enqueue
+from server.services.rules import RuleSet
+from server.services.signals import signal, unanswered_in_a_row
 
 WELLNESS = "elder_wellness_check"
 
@@ -30,10 +32,13 @@ def send_wellness_checks(
     intervals: dict[str, int],
     area_code: str | None = None,
     elder_external_id: str | None = None,
+    rules: RuleSet | None = None,
 ) -> int:
     """Queue a wellness check to every reachable elder whose tier says one is due.
 
-    Naming one elder sends to them now, due or not (an operator's deliberate check).
+    Naming one elder sends to them now, due or not (an operator's deliberate check). With
+    `rules`, an elder who left the last checks unanswered first raises a `no_reply` signal
+    (by default: an extra visit within 3 days).
     """
     today = local_today(tz, now)
     where: list[ColumnElement[bool]] = [
@@ -71,6 +76,8 @@ def send_wellness_checks(
             due_on = _local_day(last, tz) + timedelta(days=intervals.get(tier, 14))
             if due_on > today:
                 continue
+            if rules is not None:
+                _no_reply_signal(session, rules, elder_id, tz=tz, now=now)
         enqueue(
             session,
             phone=phone,
@@ -83,6 +90,19 @@ def send_wellness_checks(
         )
         queued += 1
     return queued
+
+
+def _no_reply_signal(
+    session: Session, rules: RuleSet, elder_id: int, *, tz: ZoneInfo, now: datetime
+) -> None:
+    elder = session.get(Elder, elder_id)
+    if elder is None:
+        return
+    unanswered = unanswered_in_a_row(session, elder)
+    if unanswered:
+        signal(
+            session, rules, "no_reply", elder, {"unanswered_in_a_row": unanswered}, tz=tz, now=now
+        )
 
 
 def _open_codes_by_worker(session: Session, month: str) -> dict[int, list[str]]:
