@@ -434,6 +434,7 @@ EXEMPT = {
     "/api/v1/openapi.json": "the API's description, no data",
     "/sms/inbound": "Twilio's webhook: signed by Twilio, no user signed in",
     "/sms/status": "Twilio's delivery callbacks: signed by Twilio, no user signed in",
+    "/phone": "the console backend's phone simulator (demo and training only; absent with twilio)",
 }
 
 
