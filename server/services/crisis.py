@@ -1,0 +1,405 @@
+"""Crisis language: words of suicide, its methods, self-harm, despair, or of following the dead
+child, in Chinese and English, in any message from an elder or a worker's note.
+
+The words are data, `server/data/crisis_terms.toml`; this module normalises text, loads and
+validates the terms, and matches them. Recall comes first: a false alarm sends a person to check
+on the elder, a miss can cost a life. So negation does not silence a rule ("我不会想不开的" still
+fires), and a benign entry (hyperbole such as 想死你了, idioms such as 跳楼价) silences a match only
+when it covers the whole matched span, so "累死了，死了算了" still fires on 死了算了.
+
+Chinese is matched on the text with every space and punctuation mark removed (Chinese has no
+spaces, and 活着，没意思 is still 活着没意思); English on the text with separators as single
+spaces and contractions spelled out (can't, cant and can not all read "cannot").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+from server.services.sms.normalize import normalize
+
+DEFAULT_TERMS_PATH = Path(__file__).resolve().parent.parent / "data" / "crisis_terms.toml"
+
+# In the order of the terms file's sections; the file's rule order is the match priority.
+CATEGORIES = ("suicidal_intent", "method", "join_the_dead_child", "self_harm", "despair")
+LANGUAGES = ("zh", "en")
+
+_RULE_KEYS = frozenset({"id", "category", "language", "phrases", "patterns", "examples", "note"})
+_BENIGN_KEYS = frozenset({"id", "language", "phrases", "patterns", "examples", "note"})
+_TOP_KEYS = frozenset({"version", "macros", "rule", "benign"})
+
+
+class CrisisTermsError(ValueError):
+    """The crisis terms file cannot be used; the message names the file, the entry and why."""
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    """A message that reads as a crisis: which kind, which rule, in which language."""
+
+    category: str
+    rule_id: str
+    language: str
+    # The normalised words that matched. Mental-health content: keep it out of logs and SMS.
+    matched: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class CrisisRule:
+    """Words of one kind of crisis in one language, compiled."""
+
+    id: str
+    category: str
+    language: str
+    regexes: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class BenignRule:
+    """Everyday uses of crisis words (hyperbole, idioms, ordinary needs) that silence a match
+    lying wholly inside them."""
+
+    id: str
+    language: str
+    regexes: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class CrisisTerms:
+    """A validated terms file."""
+
+    path: Path
+    rules: tuple[CrisisRule, ...]
+    benign: tuple[BenignRule, ...]
+
+
+# --- normalising -------------------------------------------------------------------------------
+# On top of SPEC section 8's `normalize` (shared with the SMS parser): case-folding, the
+# traditional characters of crisis words, spelled-out English contractions and the spaceless
+# Chinese form.
+
+# Traditional characters of the words in the terms file, so 自殺, 農藥 and 活著沒意思 match.
+# Not a converter: only characters that crisis words use (著 becomes 着 everywhere, harmlessly).
+_TRADITIONAL = str.maketrans(
+    "殺藥農樓結輕頭沒著麼麽還讓個這說難過邊裡裏開無撐對與會見隨兒們覺絕斷橋車爺帶來後從於盡縊喪墳遺書"
+    "準備點氣嗎獨條繩腦煩嚇熱餓凍機黨該夠膩閻給間陰脈劃傷殘錢動飯當樣種兩歲媽孫離陽臺頂塊層軌臥淚憂鬱"
+    "喚託夢圖義絲鬆萬寫養醫願趕劑攢謝別靜淨乾幹脫勁壓敵滅強燒爐湯悶麵聽時為盤歡殼裝燈價賣減產樹鬧",
+    "杀药农楼结轻头没着么么还让个这说难过边里里开无撑对与会见随儿们觉绝断桥车爷带来后从于尽缢丧坟遗书"
+    "准备点气吗独条绳脑烦吓热饿冻机党该够腻阎给间阴脉划伤残钱动饭当样种两岁妈孙离阳台顶块层轨卧泪忧郁"
+    "唤托梦图义丝松万写养医愿赶剂攒谢别静净干干脱劲压敌灭强烧炉汤闷面听时为盘欢壳装灯价卖减产树闹",
+)
+
+# Contractions spelled out, whether typed with an apostrophe (a separator, so a space by now),
+# without one, or apart: "can't", "cant" and "can not" all become "cannot".
+_CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bcan ?t\b|\bcan not\b", "cannot"),
+        (r"\bwon ?t\b", "will not"),
+        (
+            r"\b(do|does|did|is|are|was|were|would|could|should|have|has|had|must|need|ai)n ?t\b",
+            r"\1 not",
+        ),
+        (r"\bi ?m\b", "i am"),
+        (r"\b(i|you|we|they) ?ve\b", r"\1 have"),
+        (r"\b(i|you|we|they|he|she|it|that) ll\b", r"\1 will"),
+        (r"\b(i|you|we|they|he|she) d\b", r"\1 would"),
+        (r"\b(you|we|they) re\b", r"\1 are"),
+        (
+            r"\b(what|that|it|there|he|she|who|where|life|everything) s\b|\b(what|that)s\b",
+            r"\1\2 is",
+        ),
+    )
+)
+
+
+@dataclass(frozen=True)
+class CrisisText:
+    """A message in the two forms that rules are matched on."""
+
+    english: str
+    chinese: str
+
+    def form(self, language: str) -> str:
+        """The form a rule of `language` is matched on."""
+        return self.chinese if language == "zh" else self.english
+
+
+def crisis_text(text: str) -> CrisisText:
+    """Normalise a message for matching: NFKC (full-width to ASCII), invisible characters
+    removed, punctuation of any script as separators, case-folded, traditional characters of
+    crisis words simplified; English with contractions spelled out, Chinese without spaces."""
+    spaced = normalize(text).casefold().translate(_TRADITIONAL)
+    english = spaced
+    for pattern, replacement in _CONTRACTIONS:
+        english = pattern.sub(replacement, english)
+    return CrisisText(english=english, chinese=spaced.replace(" ", ""))
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+
+class _BenignSpans:
+    """Where the benign entries matched in one form of a message, sorted so that "does a
+    benign span cover this match?" costs a bisection, however long the message."""
+
+    def __init__(self, terms: CrisisTerms, form: str, language: str) -> None:
+        spans = sorted(
+            match.span()
+            for entry in terms.benign
+            if entry.language == language
+            for regex in entry.regexes
+            for match in regex.finditer(form)
+        )
+        self.starts = [start for start, _ in spans]
+        # reach[i]: the furthest end among the first i + 1 spans
+        self.reach = list(accumulate((end for _, end in spans), max))
+
+    def cover(self, start: int, end: int) -> bool:
+        """True when some benign span starts at or before `start` and ends at or after `end`."""
+        i = bisect_right(self.starts, start)
+        return i > 0 and self.reach[i - 1] >= end
+
+
+def _rule_match(rule: CrisisRule, form: str, benign: _BenignSpans) -> str | None:
+    for regex in rule.regexes:
+        pos = 0
+        while (match := regex.search(form, pos)) is not None:
+            start, end = match.span()
+            if end > start and not benign.cover(start, end):
+                return match.group()
+            # Silenced (or empty): look again from the next character, so an overlapping or
+            # later occurrence still counts ("想死你了。我真想死").
+            pos = start + 1
+    return None
+
+
+def _matches(text: str, terms: CrisisTerms) -> Iterator[CrisisMatch]:
+    prepared = crisis_text(text)
+    spans: dict[str, _BenignSpans] = {}
+    for rule in terms.rules:
+        form = prepared.form(rule.language)
+        if rule.language not in spans:
+            spans[rule.language] = _BenignSpans(terms, form, rule.language)
+        matched = _rule_match(rule, form, spans[rule.language])
+        if matched is not None:
+            yield CrisisMatch(rule.category, rule.id, rule.language, matched)
+
+
+def detect_crisis(text: str, terms: CrisisTerms | None = None) -> CrisisMatch | None:
+    """The first crisis rule, in the terms file's order, that `text` matches; None if none."""
+    if not text or not text.strip():
+        return None
+    return next(_matches(text, terms or default_terms()), None)
+
+
+def find_crisis(text: str, terms: CrisisTerms | None = None) -> list[CrisisMatch]:
+    """Every crisis rule that `text` matches, in the terms file's order."""
+    if not text or not text.strip():
+        return []
+    return list(_matches(text, terms or default_terms()))
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def default_terms() -> CrisisTerms:
+    """The shipped terms, loaded and validated once."""
+    return load_terms()
+
+
+def load_terms(path: str | os.PathLike[str] | None = None) -> CrisisTerms:
+    """Read and validate a terms file (the shipped one by default).
+
+    Raises CrisisTermsError naming the file, the rule and the problem: bad TOML, an unknown key,
+    category or language, a duplicate id, a pattern that does not compile, matches the empty
+    string or repeats without bound, a phrase that normalisation would never produce, or an
+    example that its rule does not match (or, for a benign entry, that some rule still matches).
+    """
+    source = Path(path) if path is not None else DEFAULT_TERMS_PATH
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CrisisTermsError(f"{source}: cannot read the file: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CrisisTermsError(f"{source}: not valid TOML: {exc}") from exc
+    return _Loader(source).build(raw)
+
+
+class _Loader:
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self.macros: dict[str, str] = {}
+
+    def fail(self, where: str, problem: str) -> CrisisTermsError:
+        return CrisisTermsError(f"{self.source}: {where}: {problem}")
+
+    def build(self, raw: dict[str, Any]) -> CrisisTerms:
+        unknown = sorted(set(raw) - _TOP_KEYS)
+        if unknown:
+            raise self.fail("top level", f"unknown key(s) {', '.join(unknown)}")
+        if raw.get("version") != 1:
+            raise self.fail("top level", f"version must be 1, not {raw.get('version')!r}")
+        self.macros = self.read_macros(raw.get("macros", {}))
+        rule_tables = self.tables(raw, "rule")
+        benign_tables = self.tables(raw, "benign")
+        if not rule_tables:
+            raise self.fail("top level", "no [[rule]] entries")
+        seen: set[str] = set()
+        rules = [self.rule(table, n, seen) for n, table in enumerate(rule_tables, 1)]
+        benign = [self.benign(table, n, seen) for n, table in enumerate(benign_tables, 1)]
+        terms = CrisisTerms(self.source, tuple(rules), tuple(benign))
+        self.check_examples(terms, rule_tables, benign_tables)
+        return terms
+
+    def tables(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        tables = raw.get(key, [])
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise self.fail("top level", f"{key} must be an array of tables ([[{key}]])")
+        return tables
+
+    def read_macros(self, macros: Any) -> dict[str, str]:
+        if not isinstance(macros, dict):
+            raise self.fail("macros", "must be a table of name = regex")
+        for name, value in macros.items():
+            if not re.fullmatch(r"[a-z_]+", name) or not isinstance(value, str) or not value:
+                raise self.fail(f"macro {name!r}", "needs a lower-case name and a regex string")
+        return dict(macros)
+
+    def header(
+        self, table: dict[str, Any], n: int, kind: str, keys: frozenset[str], seen: set[str]
+    ) -> tuple[str, str]:
+        rule_id = table.get("id")
+        where = f"{kind} {rule_id!r}" if isinstance(rule_id, str) and rule_id else f"{kind} #{n}"
+        if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z0-9_.]+", rule_id):
+            raise self.fail(where, "needs an id of lower-case letters, digits, '.' and '_'")
+        unknown = sorted(set(table) - keys)
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}")
+        if rule_id in seen:
+            raise self.fail(where, "duplicate id")
+        seen.add(rule_id)
+        language = table.get("language")
+        if language not in LANGUAGES:
+            raise self.fail(
+                where, f"language must be one of {', '.join(LANGUAGES)}, not {language!r}"
+            )
+        return rule_id, language
+
+    def rule(self, table: dict[str, Any], n: int, seen: set[str]) -> CrisisRule:
+        rule_id, language = self.header(table, n, "rule", _RULE_KEYS, seen)
+        category = table.get("category")
+        if category not in CATEGORIES:
+            raise self.fail(
+                f"rule {rule_id!r}",
+                f"category must be one of {', '.join(CATEGORIES)}, not {category!r}",
+            )
+        return CrisisRule(
+            rule_id, category, language, self.regexes(table, f"rule {rule_id!r}", language)
+        )
+
+    def benign(self, table: dict[str, Any], n: int, seen: set[str]) -> BenignRule:
+        rule_id, language = self.header(table, n, "benign", _BENIGN_KEYS, seen)
+        return BenignRule(rule_id, language, self.regexes(table, f"benign {rule_id!r}", language))
+
+    def strings(self, table: dict[str, Any], key: str, where: str) -> list[str]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(where, f"{key} must be a list of non-empty strings")
+        return value
+
+    def regexes(
+        self, table: dict[str, Any], where: str, language: str
+    ) -> tuple[re.Pattern[str], ...]:
+        phrases = self.strings(table, "phrases", where)
+        patterns = self.strings(table, "patterns", where)
+        if not phrases and not patterns:
+            raise self.fail(where, "needs at least one phrase or pattern")
+        compiled = [self.phrase(phrase, where, language) for phrase in phrases]
+        compiled += [self.pattern(pattern, where) for pattern in patterns]
+        return tuple(compiled)
+
+    def phrase(self, phrase: str, where: str, language: str) -> re.Pattern[str]:
+        normal = crisis_text(phrase).form(language)
+        if normal != phrase:
+            raise self.fail(
+                where,
+                f"phrase {phrase!r} is not in normalised form and would "
+                f"never match; write {normal!r}",
+            )
+        body = re.escape(phrase)
+        if language == "en":
+            # Whole words: "die" must not fire inside "diet".
+            body = (r"\b" if phrase[0].isalnum() else "") + body
+            body += r"\b" if phrase[-1].isalnum() else ""
+        return re.compile(body)
+
+    def pattern(self, pattern: str, where: str) -> re.Pattern[str]:
+        def expand(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.macros:
+                raise self.fail(where, f"pattern '{pattern}' uses unknown macro %{name}%")
+            return f"(?:{self.macros[name]})"
+
+        expanded = pattern
+        for _ in range(4):  # macros may use macros, a few levels deep
+            expanded = re.sub(r"%([a-z_]+)%", expand, expanded)
+        if "%" in expanded and re.search(r"%[a-z_]+%", expanded):
+            raise self.fail(where, f"pattern '{pattern}' nests macros too deeply")
+        if _unbounded(expanded):
+            raise self.fail(
+                where,
+                f"pattern '{pattern}' repeats without bound (*, + or {{n,}}); "
+                "use a bounded gap such as .{0,6}",
+            )
+        try:
+            regex = re.compile(expanded)
+        except re.error as exc:
+            raise self.fail(where, f"pattern '{pattern}' does not compile: {exc}") from exc
+        if regex.search("") is not None:
+            raise self.fail(where, f"pattern '{pattern}' matches the empty string")
+        return regex
+
+    def check_examples(
+        self,
+        terms: CrisisTerms,
+        rule_tables: list[dict[str, Any]],
+        benign_tables: list[dict[str, Any]],
+    ) -> None:
+        for rule, table in zip(terms.rules, rule_tables, strict=True):
+            where = f"rule {rule.id!r}"
+            for example in self.strings(table, "examples", where):
+                prepared = crisis_text(example).form(rule.language)
+                spans = _BenignSpans(terms, prepared, rule.language)
+                if _rule_match(rule, prepared, spans) is None:
+                    raise self.fail(where, f"example {example!r} is not matched by the rule")
+        for entry, table in zip(terms.benign, benign_tables, strict=True):
+            where = f"benign {entry.id!r}"
+            for example in self.strings(table, "examples", where):
+                found = next(_matches(example, terms), None)
+                if found is not None:
+                    raise self.fail(
+                        where, f"example {example!r} is still matched by rule {found.rule_id!r}"
+                    )
+
+
+_ESCAPED = re.compile(r"\\.")
+_CLASS = re.compile(r"\[\^?\]?[^\]]*\]")
+_UNBOUNDED = re.compile(r"[*+]|\{\d*,\}")
+
+
+def _unbounded(pattern: str) -> bool:
+    """True when a pattern repeats without bound: gaps must be bounded so that a match stays
+    local to a phrase (and no message can make matching slow)."""
+    plain = _CLASS.sub("c", _ESCAPED.sub("e", pattern))
+    return _UNBOUNDED.search(plain) is not None
