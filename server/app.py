@@ -58,13 +58,18 @@ def create_app(config: Config | None = None, *, require_secret: bool = True) -> 
 
 
 def _check_rules(rt: Runtime) -> None:
-    """A bad rules file stops start-up, naming the file, the rule and the problem."""
+    """A bad rules or crisis-terms file stops start-up, naming the file, rule and problem."""
+    from server.services.crisis import CrisisTermsError, default_terms
     from server.services.rules import RulesError
 
     try:
         rt.rules  # noqa: B018  (loads and validates)
     except RulesError as exc:
         raise ConfigError(f"TANFANG_RULES: {exc}") from exc
+    try:
+        default_terms()
+    except CrisisTermsError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def select_locale() -> str:

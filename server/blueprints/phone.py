@@ -7,6 +7,8 @@ blueprint is registered only when TANFANG_SMS_BACKEND is `console`.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -64,4 +66,4 @@ def phone_send() -> Response:
         )  # fmt: skip
         session.commit()
     # the number is the simulator's own state, not personal data of a real person
-    return redirect(url_for("phone.phone", **{"as": number}))
+    return redirect(url_for("phone.phone") + "?" + urlencode({"as": number}))
