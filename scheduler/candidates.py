@@ -48,12 +48,13 @@ class People:
 class Candidates:
     """(elder, worker) pairs sorted by elder, with `start[e]:start[e+1]` the pairs of elder e."""
 
-    elder: IntArray
-    worker: IntArray
+    elder: NDArray[np.int32]
+    worker: NDArray[np.int32]
     contact: NDArray[np.int8]  # PRIMARY, SECONDARY, AREA, OTHER
     continuity: BoolArray  # the worker visited the elder last month
     distance_m: FloatArray  # NaN where a coordinate is missing
     knn_rank: NDArray[np.int32]  # rank among the nearest, NOT_NEAREST for other sources
+    listed: BoolArray  # named by a source other than the nearest (contact, area, extra...)
     start: IntArray
     # great-circle distance to the farthest of the k nearest, per elder and per k asked:
     # every worker outside the list is at least that far (inf: the pool was exhausted)
@@ -132,12 +133,14 @@ def build_candidates(
     pool: BoolArray,
     k_values: tuple[int, ...],
     max_area: int,
+    extra: tuple[IntArray, IntArray] | None = None,
 ) -> Candidates:
     """Candidate pairs for `elders` (indices); the nearest come from workers where `pool`.
 
     `k_values` lists the numbers of nearest workers wanted (for example 20 and 30); the
     pairs hold the largest, ranked, so a caller keeps `knn_rank < k` for a smaller list.
-    Within an elder the nearest come first, by rank, then the other sources.
+    Within an elder the nearest come first, by rank, then the other sources. `extra` adds
+    (elder, worker) pairs of class "other", such as farther workers who still have room.
     """
     elders = np.unique(np.asarray(elders, dtype=np.int64))
     n_elders = len(people.elder_lat)
@@ -175,6 +178,8 @@ def build_candidates(
         ),
         (elders, people.last_visitor[elders], OTHER),
     ]
+    if extra is not None:
+        sources.append((extra[0], extra[1], OTHER))
     xe = np.concatenate([e for e, _, _ in sources])
     xw = np.concatenate([w for _, w, _ in sources])
     xc = np.concatenate([np.full(len(e), c, dtype=np.int64) for e, _, c in sources])
@@ -197,13 +202,15 @@ def build_candidates(
         chord, found_local = tree.query(elder_xyz[located], k=kq, workers=-1)
         chord = np.asarray(chord, dtype=np.float64).reshape(len(located), kq)
         found = pool_idx[np.asarray(found_local, dtype=np.int64).reshape(len(located), kq)]
+        del found_local
         for k in k_values:
             if k <= len(pool_idx):
                 # a metre less than the k-th neighbour: a bound safe from rounding
                 reach[k][located] = chord_to_great_circle_m(chord[:, k - 1]) - 1.0
     else:
         found = np.empty((len(located), 0), dtype=np.int64)
-    knn_contact = np.full(found.shape, OTHER, dtype=np.int64)
+    knn_contact = np.full(found.shape, OTHER, dtype=np.int8)
+    knn_listed = np.zeros(found.shape, dtype=bool)
 
     # a source pair that is also among the nearest keeps its place there, with its class
     dup = np.zeros(len(xe), dtype=bool)
@@ -216,7 +223,9 @@ def build_candidates(
         hit = near_codes[at] == xe * n_workers + xw
         row, col = at[hit] // kq, at[hit] % kq
         knn_contact[row, by_worker[row, col]] = xc[hit]
+        knn_listed[row, by_worker[row, col]] = True
         dup = hit
+        del by_worker, near_codes, at
     xe, xw, xc = xe[~dup], xw[~dup], xc[~dup]
 
     # lay the pairs out elder by elder: the nearest (by rank), then the other sources
@@ -225,33 +234,75 @@ def build_candidates(
     n_extra = np.bincount(xe, minlength=n_elders)
     start = np.concatenate(([0], np.cumsum(n_near + n_extra))).astype(np.int64)
     total = int(start[-1])
-    pe = np.empty(total, dtype=np.int64)
-    pw = np.empty(total, dtype=np.int64)
-    pc = np.empty(total, dtype=np.int64)
+    pe = np.empty(total, dtype=np.int32)
+    pw = np.empty(total, dtype=np.int32)
+    pc = np.empty(total, dtype=np.int8)
     pr = np.full(total, NOT_NEAREST, dtype=np.int32)
+    listed = np.ones(total, dtype=bool)
     if kq > 0:
         near_pos = (start[located][:, None] + np.arange(kq)).ravel()
         pe[near_pos] = np.repeat(located, kq)
         pw[near_pos] = found.ravel()
         pc[near_pos] = knn_contact.ravel()
         pr[near_pos] = np.tile(np.arange(kq, dtype=np.int32), len(located))
+        listed[near_pos] = knn_listed.ravel()
     x_first = np.searchsorted(xe, xe)  # xe is sorted: index of each elder's first extra
     x_pos = start[xe] + n_near[xe] + (np.arange(len(xe)) - x_first)
     pe[x_pos], pw[x_pos], pc[x_pos] = xe, xw, xc
     # a contact is a contact whatever source listed it
-    pc = np.where(pw == people.primary[pe], PRIMARY, pc)
-    pc = np.where((pw == people.secondary[pe]) & (pc != PRIMARY), SECONDARY, pc)
+    pc[pw == people.secondary[pe]] = SECONDARY
+    pc[pw == people.primary[pe]] = PRIMARY
     # planning distances through the unit vectors: the great circle of the chord, the same
-    # distance as geopy's to well under a metre at a fraction of the cost
-    chord_all = np.sqrt(((elder_xyz[pe] - worker_xyz[pw]) ** 2).sum(axis=1))
+    # distance as geopy's to well under a metre at a fraction of the cost; the nearest come
+    # with their chord from the tree, the others are computed coordinate by coordinate
+    chord_all = np.zeros(total, dtype=np.float64)
+    for axis in range(3):
+        chord_all[x_pos] += (elder_xyz[xe, axis] - worker_xyz[xw, axis]) ** 2
+    np.sqrt(chord_all, out=chord_all)
+    if kq > 0:
+        chord_all[near_pos] = chord.ravel()
+        del chord, found, knn_contact, knn_listed, near_pos
     return Candidates(
         elder=pe,
         worker=pw,
-        contact=pc.astype(np.int8),
+        contact=pc,
         continuity=pw == people.last_visitor[pe],
         distance_m=chord_to_great_circle_m(chord_all),
         knn_rank=pr,
+        listed=listed,
         start=start,
         reach_m=reach,
         area_reach_m=area_reach,
     )
+
+
+def nearest_workers(
+    people: People, elders: IntArray, pool: BoolArray, k: int
+) -> tuple[IntArray, IntArray]:
+    """(elder, worker) pairs: each elder's `k` nearest workers where `pool`."""
+    elders = np.unique(np.asarray(elders, dtype=np.int64))
+    pool_idx = np.flatnonzero(pool & ~np.isnan(people.worker_lat) & ~np.isnan(people.worker_lon))
+    located = elders[~np.isnan(people.elder_lat[elders]) & ~np.isnan(people.elder_lon[elders])]
+    kq = min(k, len(pool_idx))
+    if kq == 0 or len(located) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    tree = cKDTree(unit_vectors(people.worker_lat[pool_idx], people.worker_lon[pool_idx]))
+    _, found = tree.query(unit_vectors(people.elder_lat[located], people.elder_lon[located]), k=kq)
+    found = np.asarray(found, dtype=np.int64).reshape(len(located), kq)
+    return np.repeat(located, kq), pool_idx[found.ravel()]
+
+
+def nearest_distance_m(people: People, elders: IntArray, pool: BoolArray) -> FloatArray:
+    """Per elder (all indices), a metre less than the great-circle distance to the nearest
+    worker where `pool`; inf for elders not asked about, without coordinates, or no pool."""
+    out = np.full(len(people.elder_lat), np.inf)
+    elders = np.unique(np.asarray(elders, dtype=np.int64))
+    pool_idx = np.flatnonzero(pool & ~np.isnan(people.worker_lat) & ~np.isnan(people.worker_lon))
+    located = elders[~np.isnan(people.elder_lat[elders]) & ~np.isnan(people.elder_lon[elders])]
+    if len(pool_idx) == 0 or len(located) == 0:
+        return out
+    tree = cKDTree(unit_vectors(people.worker_lat[pool_idx], people.worker_lon[pool_idx]))
+    chord, _ = tree.query(unit_vectors(people.elder_lat[located], people.elder_lon[located]), k=1)
+    out[located] = chord_to_great_circle_m(np.asarray(chord, dtype=np.float64)) - 1.0
+    return out

@@ -97,7 +97,7 @@ class PlanOptions:
     unknown_distance_m: int = 10_000  # a home or base without coordinates
     unassigned_penalty_m: int = 10_000_000  # what an unassigned visit adds to the reported cost
     overdue_grace_days: int = 3  # an overdue visit's new holder gets this many days
-    max_passes: int = 4  # re-solves for visits whose nearest workers filled up
+    max_passes: int = 3  # whole-month solves, widening candidates where workers filled up
     visits_per_tier: Mapping[str, int] = field(default_factory=lambda: dict(VISITS_PER_TIER))
     working_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     holidays: frozenset[date] = frozenset()

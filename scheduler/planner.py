@@ -13,21 +13,27 @@ How a plan is made:
 3. Assignment is a min-cost flow (OR-Tools SimpleMinCostFlow) on a sparse graph: visit nodes
    -> candidate workers -> sink, worker arcs capped by remaining monthly capacity, solved as
    a maximum flow of minimum cost: the most visits that can be placed are placed, at least
-   cost among those (two to three times faster here than pricing an "unassigned" arc per
-   visit, and no penalty to tune against chains of reassignments). Visits of one elder whose
-   candidates are equally available share a node (supply = their number), which keeps the
-   graph small; costs are PlanOptions' (distance plus the contact order).
+   cost among those. (When some cannot be placed, a second solve prices an "unplaced" arc
+   above any chain of reassignments: OR-Tools' max-flow variant fixes which visits stay out
+   before it minimises cost.) Visits of one elder whose candidates are equally available
+   share a node (supply = their number), which keeps the graph small.
 4. Continuity within the month: all visits of an elder cost the same with a given worker, so
    an optimal flow only splits an elder across workers where capacity or leave forces it;
    ties between elders are broken by a small per-(elder, worker) term, so under contention
    one elder keeps one worker rather than two elders sharing two.
-5. Visits left over because their nearest workers filled up get another pass with the
-   nearest workers that still have room, so a second plan finds nothing more to do.
+5. When some elders' nearest workers all fill up, the nearest workers who still have room are
+   added to those elders' candidates and the whole month is solved again (`max_passes`
+   solves at most); whatever is still unplaced then gets the leftover room, nearest first,
+   until nothing more fits, so a second plan finds nothing more to do.
 6. Due dates are spread over each worker's working days inside each window
    (`scheduler.due_dates.spread_due_days`).
-7. The lower bound: each visit's cheapest option with capacity relaxed, counting workers
-   outside the candidate list at no less than the distance of the farthest candidate, so it
-   bounds every plan, not only plans over candidates. It is computed at k and 1.5k nearest.
+7. The lower bound is Lagrangian: each visit's cheapest option with each worker's cost raised
+   by a price on their capacity, minus the capacity at those prices. Any prices give a valid
+   bound (zero prices relax capacity outright); the prices read off the optimal flow (its
+   duals, by Bellman-Ford) make it meet the plan's cost when capacity is ample. Workers
+   outside the candidate list count at no less than the distance of the farthest
+   candidate, so the bound holds for every plan, not only plans over candidates. It is
+   computed at k and at 1.5k nearest; a visit left out counts `unassigned_penalty_m`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +57,8 @@ from scheduler.candidates import (
     Candidates,
     People,
     build_candidates,
+    nearest_distance_m,
+    nearest_workers,
 )
 from scheduler.due_dates import month_dates, spread_due_days, tier_windows, working_mask
 from scheduler.geo import great_circle_many_m
@@ -519,9 +528,9 @@ def _add_missing(
 class _Expanded:
     """Each pending visit crossed with its elder's candidate pairs."""
 
-    visit: IntArray  # pending visit index per entry
-    pair: IntArray  # candidate pair index per entry
-    position: IntArray  # the pair's position in its elder's list
+    visit: NDArray[np.int32]  # pending visit index per entry
+    pair: NDArray[np.int32]  # candidate pair index per entry
+    position: NDArray[np.int32]  # the pair's position in its elder's list
     feasible: BoolArray
     available: BoolArray  # available in the window (capacity aside)
 
@@ -531,12 +540,13 @@ def _expand(
     keep: BoolArray,
     visits: IntArray,
     elder: IntArray,
-    lo: IntArray,
-    hi: IntArray,
+    window: IntArray,
+    free_in_window: BoolArray,
     previous: IntArray,
-    cal: _Calendar,
     room: IntArray,
 ) -> _Expanded:
+    """Cross visits with their elder's candidates (where `keep`); `free_in_window[w, i]` says
+    whether worker w has a free working day in window i, `window[v]` is visit v's window."""
     e = elder[visits]
     begin = cands.start[e]
     count = cands.start[e + 1] - begin
@@ -547,19 +557,17 @@ def _expand(
     chosen = keep[pair]
     entry_visit, pair, position = entry_visit[chosen], pair[chosen], position[chosen]
     worker = cands.worker[pair]
-    available = cal.available(worker, lo[entry_visit], hi[entry_visit]) & (
-        worker != previous[entry_visit]
-    )
+    available = free_in_window[worker, window[entry_visit]] & (worker != previous[entry_visit])
     return _Expanded(
-        visit=entry_visit,
-        pair=pair,
-        position=position,
+        visit=entry_visit.astype(np.int32),
+        pair=pair.astype(np.int32),
+        position=position.astype(np.int32),
         feasible=available & (room[worker] > 0),
         available=available,
     )
 
 
-def _tie_break(elder: IntArray, worker: IntArray) -> IntArray:
+def _tie_break(elder: NDArray[np.integer[Any]], worker: NDArray[np.integer[Any]]) -> IntArray:
     mixed = (elder.astype(np.uint64) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15) ^ (
         worker.astype(np.uint64) + np.uint64(1)
     ) * np.uint64(0xC2B2AE3D27D4EB4F)
@@ -589,7 +597,9 @@ def _solve(
     local[visits] = np.arange(n)
     v_local = local[ex.visit]
     feasible = ex.feasible
-    # visits of one elder with the same feasible candidates form one node
+    # visits of one elder with the same feasible candidates form one node; the sets are
+    # compared by an xor of random 64-bit words per candidate position (two different sets
+    # collide with probability 2**-64)
     weights = _SIGNATURE_WEIGHTS[ex.position % len(_SIGNATURE_WEIGHTS)]
     sig = np.zeros(n, dtype=np.uint64)
     np.bitwise_xor.at(sig, v_local[feasible], weights[feasible])
@@ -618,22 +628,42 @@ def _solve(
     node_of_worker[used] = n_groups + np.arange(len(used))
     sink = n_groups + len(used)
     n_nodes = sink + 1
-    tails = np.concatenate((arc_group, node_of_worker[used]))
-    heads = np.concatenate((node_of_worker[arc_worker], np.full(len(used), sink)))
-    caps = np.concatenate((size[arc_group], room[used]))
-    costs = np.concatenate((arc_cost, np.zeros(len(used), dtype=np.int64)))
+    n_arcs = len(arc_group) + len(used)
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int32), heads.astype(np.int32), caps, costs
+        np.concatenate((arc_group, node_of_worker[used])).astype(np.int32),
+        np.concatenate((node_of_worker[arc_worker], np.full(len(used), sink))).astype(np.int32),
+        np.concatenate((size[arc_group], room[used])),
+        np.concatenate((arc_cost, np.zeros(len(used), dtype=np.int64))),
     )
     supplies = np.concatenate((size, np.zeros(len(used), dtype=np.int64), [-int(size.sum())]))
     flow.set_nodes_supplies(np.arange(n_nodes, dtype=np.int32), supplies)
     t2 = time.perf_counter()
-    # the most visits that can be placed, and the cheapest way to place that many: no
-    # penalty for an unplaced visit has to be tuned against chains of reassignments
     status = flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed: {status}")
+    if flow.maximum_flow() < int(size.sum()):
+        # Some visits cannot be placed. OR-Tools fixes which ones by a plain maximum flow
+        # before minimising cost, so the cost is not the least among maximum flows. Solve
+        # again with an "unplaced" arc per node, priced above any augmenting path (it
+        # crosses each worker at most once), so the most visits are still placed and the
+        # cost is the least among plans that place that many.
+        unplaced_cost = (len(used) + 2) * max(int(arc_cost.max(initial=1)), 1) + 1
+        flow = min_cost_flow.SimpleMinCostFlow()
+        flow.add_arcs_with_capacity_and_unit_cost(
+            np.concatenate((arc_group, node_of_worker[used], np.arange(n_groups))).astype(np.int32),
+            np.concatenate(
+                (node_of_worker[arc_worker], np.full(len(used) + n_groups, sink))
+            ).astype(np.int32),
+            np.concatenate((size[arc_group], room[used], size)),
+            np.concatenate(
+                (arc_cost, np.zeros(len(used), dtype=np.int64), np.full(n_groups, unplaced_cost))
+            ),
+        )
+        flow.set_nodes_supplies(np.arange(n_nodes, dtype=np.int32), supplies)
+        status = flow.solve()
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"min-cost flow failed: {status}")
     t3 = time.perf_counter()
     arc_flow = flow.flows(np.arange(len(arc_group), dtype=np.int32)).astype(np.int64)
 
@@ -652,7 +682,7 @@ def _solve(
         "graph_s": t2 - t0,
         "solve_s": t3 - t2,
         "nodes": float(n_nodes),
-        "arcs": float(len(tails)),
+        "arcs": float(n_arcs),
         "groups": float(n_groups),
     }
     return assigned, stats
@@ -668,13 +698,18 @@ def _visit_bounds(
     opts: PlanOptions,
     coordless_floor: float,
     price: NDArray[np.float64],
+    unplaced: float,
+    free_reach: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Per visit, its cheapest option over every worker, each worker's cost raised by its
     `price` (the Lagrangian relaxation of capacity; zero prices relax it outright).
 
     Workers outside the candidate list cost at least the contact penalty they could have
     plus the distance of the farthest candidate (`Candidates.reach_m`), so the bound holds for
-    every plan, not only plans over candidates. An unplaced visit costs the penalty.
+    every plan, not only plans over candidates. Leaving the visit out costs `unplaced`.
+    With prices, an outside worker either has no price (then it is no nearer than
+    `free_reach`, the nearest unpriced worker) or is at least the farthest candidate away and
+    priced at least the lowest price of a priced worker.
     """
     n = len(visits)
     local = np.searchsorted(visits, ex.visit)
@@ -688,12 +723,18 @@ def _visit_bounds(
     reach[np.isinf(cands.reach_m[k][e])] = np.inf
     area_reach = np.minimum(cands.area_reach_m[e], float(opts.max_distance_m))
     area_reach[np.isinf(cands.area_reach_m[e])] = np.inf
+    if free_reach is not None and (price > 0).any():
+        free = np.minimum(free_reach[e], float(opts.max_distance_m))
+        free[np.isinf(free_reach[e])] = np.inf
+        least = float(price[price > 0].min())
+        reach = np.minimum(np.maximum(reach, free), reach + least)
+        area_reach = np.minimum(np.maximum(area_reach, free), area_reach + least)
     outside = np.minimum(
         opts.other_penalty_m + opts.continuity_bonus_m + reach,
         opts.area_penalty_m + opts.continuity_bonus_m + area_reach,
     )
     outside = np.minimum(np.floor(outside), coordless_floor)
-    return np.minimum(np.minimum(best, outside), float(opts.unassigned_penalty_m))
+    return np.minimum(np.minimum(best, outside), unplaced)
 
 
 def _capacity_prices(
@@ -704,8 +745,8 @@ def _capacity_prices(
     cost: IntArray,
     room_before: IntArray,
     room_after: IntArray,
-    opts: PlanOptions,
-    max_rounds: int = 500,
+    unplaced: float,
+    max_rounds: int = 2000,
 ) -> NDArray[np.float64]:
     """Prices of full workers' capacity, read off the optimal flow, for the lower bound.
 
@@ -726,7 +767,20 @@ def _capacity_prices(
     dst = cands.worker[ex.pair[mask]]
     weight = (scaled[ex.pair[mask]] - scaled[held_pair[mask]]).astype(np.float64)
     keep = full[src] & (dst != src)
-    src, dst, weight = src[keep], dst[keep], weight[keep]
+    # one edge per (worker, worker) pair, the cheapest, sorted by source
+    code = src[keep].astype(np.int64) * n_workers + dst[keep]
+    order = np.argsort(code, kind="stable")
+    code, weight = code[order], weight[keep][order]
+    first = np.ones(len(code), dtype=bool)
+    first[1:] = code[1:] != code[:-1]
+    heads = np.flatnonzero(first)
+    weight = np.minimum.reduceat(weight, heads) if len(heads) else weight
+    code = code[heads]
+    src, dst = code // n_workers, code % n_workers
+    src_first = np.ones(len(src), dtype=bool)
+    src_first[1:] = src[1:] != src[:-1]
+    src_heads = np.flatnonzero(src_first)
+    sources = src[src_heads]
     placed = got[got >= 0]
     holder = cands.worker[placed]
     on_full = full[holder]
@@ -734,16 +788,93 @@ def _capacity_prices(
     np.minimum.at(
         price,
         holder[on_full],
-        float(opts.unassigned_penalty_m * TIE_BREAK_SCALE) - scaled[placed[on_full]],
+        unplaced * TIE_BREAK_SCALE - scaled[placed[on_full]],
     )
     price[~np.isfinite(price)] = 0.0
+    # Bellman-Ford from above: every round's prices are valid (any prices >= 0 give a lower
+    # bound), so a cap on rounds only costs tightness
     for _ in range(max_rounds):
-        nxt = price.copy()
-        np.minimum.at(nxt, src, weight + price[dst])
-        if np.array_equal(nxt, price):
+        if len(src_heads) == 0:
             break
-        price = nxt
+        best = np.minimum.reduceat(weight + price[dst], src_heads)
+        improved = best < price[sources]
+        if not improved.any():
+            break
+        price[sources[improved]] = best[improved]
     return np.maximum(price, 0.0) / TIE_BREAK_SCALE
+
+
+def _lower_bounds(
+    people: People,
+    active: BoolArray,
+    cands: Candidates,
+    ex: _Expanded,
+    todo: IntArray,
+    p_elder: IntArray,
+    p_window: IntArray,
+    free_in_window: BoolArray,
+    p_prev: IntArray,
+    got: IntArray,
+    pair_cost: IntArray,
+    room: IntArray,
+    k: int,
+    k_wide: int,
+    opts: PlanOptions,
+    coordless_floor: float,
+) -> tuple[int, int, float]:
+    """The lower bounds at k and 1.5k candidates, and the capacity-relaxed one at k.
+
+    When the solve placed every visit, capacity is priced (`_capacity_prices`) with leaving
+    a visit out priced above any chain of moves, as in the solver, so the prices are the
+    duals of its problem and the bound is tight; it bounds every plan that places every
+    visit. Otherwise the bound relaxes capacity, which holds for every plan whatsoever.
+    """
+    n_workers = len(room)
+    zero = np.zeros(n_workers, dtype=np.float64)
+    u_rep = float(opts.unassigned_penalty_m)
+    wide = _expand(
+        cands,
+        np.ones(len(cands), dtype=bool),
+        todo,
+        p_elder,
+        p_window,
+        free_in_window,
+        p_prev,
+        room,
+    )
+    args = (todo, p_elder, pair_cost)
+    relaxed = float(_visit_bounds(cands, ex, *args, k, opts, coordless_floor, zero, u_rep).sum())
+    relaxed_wide = float(
+        _visit_bounds(cands, wide, *args, k_wide, opts, coordless_floor, zero, u_rep).sum()
+    )
+    bound, bound_wide = relaxed, relaxed_wide
+    if len(got) and bool((got >= 0).all()):
+        room_after = room - np.bincount(cands.worker[got], minlength=n_workers)
+        u_big = float((int((room > 0).sum()) + 2) * int(pair_cost.max(initial=1)))
+        price = _capacity_prices(cands, ex, todo, got, pair_cost, room, room_after, u_big)
+        free_reach = nearest_distance_m(people, p_elder[todo], active & (room > 0) & (price == 0))
+        # Workers outside the candidate lists weaken the bound where prices are high, so
+        # also try the prices capped at a few levels: any prices give a valid bound.
+        top = float(price.max(initial=0.0))
+        for cap in (top, 2 * opts.other_penalty_m, opts.other_penalty_m, opts.secondary_penalty_m):
+            capped = np.minimum(price, cap)
+            held_back = float((room * capped).sum())
+            priced = (
+                _visit_bounds(
+                    cands, ex, *args, k, opts, coordless_floor, capped, u_big, free_reach
+                ).sum()
+                - held_back
+            )
+            priced_wide = (
+                _visit_bounds(
+                    cands, wide, *args, k_wide, opts, coordless_floor, capped, u_big, free_reach
+                ).sum()
+                - held_back
+            )
+            bound, bound_wide = max(bound, priced), max(bound_wide, priced_wide)
+            if cap >= top and priced > relaxed:
+                break  # the exact prices beat relaxing capacity: they are the tight ones
+    return int(np.floor(bound)), int(np.floor(bound_wide)), float(np.floor(relaxed))
 
 
 def _unassigned_reason(
@@ -808,60 +939,92 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         else np.inf
     )
 
+    # the distinct windows, and who is free in each: one lookup per (visit, candidate) later
+    window_key, p_window = np.unique(p_lo * 64 + p_hi, return_inverse=True)
+    free_in_window = cal.available(
+        np.arange(len(workers))[:, None], (window_key // 64)[None, :], (window_key % 64)[None, :]
+    )
+    # Global solves: when the nearest workers of some elders fill up, add the nearest
+    # workers who still have room to those elders' candidates and solve everything again.
     todo = np.arange(n, dtype=np.int64)
-    for pass_no in range(max(opts.max_passes, 1)):
-        if len(todo) == 0:
+    pool = active & (room > 0)
+    extra_e = extra_w = np.empty(0, dtype=np.int64)
+    got = np.empty(0, dtype=np.int64)
+    for round_no in range(max(opts.max_passes, 1)):
+        if n == 0:
             break
         t0 = time.perf_counter()
-        wanted = (k, k_wide) if pass_no == 0 else (k,)
         cands = build_candidates(
-            people, p_elder[todo], active & (room > 0), wanted, opts.max_area_candidates
+            people, p_elder, pool, (k, k_wide), opts.max_area_candidates, (extra_e, extra_w)
         )
         pair_cost = _base_cost(cands.contact, cands.continuity, cands.distance_m, opts)
-        in_k = (cands.contact != OTHER) | cands.continuity | (cands.knn_rank < k)
-        ex = _expand(cands, in_k, todo, p_elder, p_lo, p_hi, p_prev, cal, room)
-        t1 = time.perf_counter()
-        stats["candidates_s"] += t1 - t0
+        in_k = cands.listed | cands.continuity | (cands.knn_rank < k)
+        ex = _expand(cands, in_k, todo, p_elder, p_window, free_in_window, p_prev, room)
+        stats["candidates_s"] += time.perf_counter() - t0
         got, solve_stats = _solve(cands, ex, todo, p_elder, pair_cost, room, len(workers))
         for key, value in solve_stats.items():
             stats[key] += value
-        if pass_no == 0:
-            t2 = time.perf_counter()
-            stats["candidate_pairs"] = float(len(cands))
-            local = np.searchsorted(todo, ex.visit)
-            n_cands[todo] = np.bincount(local, minlength=len(todo))
-            n_avail[todo] = np.bincount(local, weights=ex.available, minlength=len(todo))
-            room_after = room.copy()
-            np.subtract.at(room_after, cands.worker[got[got >= 0]], 1)
-            price = _capacity_prices(cands, ex, todo, got, pair_cost, room, room_after, opts)
-            wide = _expand(
-                cands,
-                np.ones(len(cands), dtype=bool),
-                todo,
-                p_elder,
-                p_lo,
-                p_hi,
-                p_prev,
-                cal,
-                room,
-            )
-            zero = np.zeros(len(workers), dtype=np.float64)
-            held_back = float((room * price).sum())
-            args = (todo, p_elder, pair_cost)
-            relaxed = _visit_bounds(cands, ex, *args, k, opts, coordless_floor, zero).sum()
-            priced = _visit_bounds(cands, ex, *args, k, opts, coordless_floor, price).sum()
-            priced_wide = _visit_bounds(
-                cands, wide, *args, k_wide, opts, coordless_floor, price
-            ).sum()
-            relaxed_wide = _visit_bounds(
-                cands, wide, *args, k_wide, opts, coordless_floor, zero
-            ).sum()
-            bound = max(relaxed, priced - held_back)
-            bound_wide = max(relaxed_wide, priced_wide - held_back)
-            lower_solved, lower_solved_wide = int(np.floor(bound)), int(np.floor(bound_wide))
-            stats["relaxed_lower_bound"] = float(np.floor(relaxed))
-            stats["lower_bound_s"] += time.perf_counter() - t2
-        stats["passes"] = float(pass_no + 1)
+        stats["global_solves"] = float(round_no + 1)
+        left = p_elder[got < 0]
+        if len(left) == 0 or round_no == opts.max_passes - 1:
+            break
+        room_after = room - np.bincount(cands.worker[got[got >= 0]], minlength=len(workers))
+        more_e, more_w = nearest_workers(people, left, active & (room_after > 0), k)
+        if len(more_e) == 0:
+            break
+        extra_e = np.concatenate((extra_e, more_e))
+        extra_w = np.concatenate((extra_w, more_w))
+
+    if n:
+        t2 = time.perf_counter()
+        stats["candidate_pairs"] = float(len(cands))
+        local = np.searchsorted(todo, ex.visit)
+        n_cands[todo] = np.bincount(local, minlength=len(todo))
+        n_avail[todo] = np.bincount(local, weights=ex.available, minlength=len(todo))
+        lower_solved, lower_solved_wide, relaxed = _lower_bounds(
+            people,
+            active,
+            cands,
+            ex,
+            todo,
+            p_elder,
+            p_window,
+            free_in_window,
+            p_prev,
+            got,
+            pair_cost,
+            room,
+            k,
+            k_wide,
+            opts,
+            coordless_floor,
+        )
+        stats["relaxed_lower_bound"] = relaxed
+        stats["lower_bound_s"] += time.perf_counter() - t2
+        placed = got >= 0
+        got_worker = cands.worker[got[placed]]
+        assigned[todo[placed]] = got_worker
+        room -= np.bincount(got_worker, minlength=len(workers))
+        p_cost[todo[placed]] = pair_cost[got[placed]]
+        todo = todo[~placed]
+
+    # What is still unplaced gets the leftovers, nearest first, as a later plan would try:
+    # until nothing more can be placed, so that a second plan finds nothing to do.
+    for _ in range(32):
+        if len(todo) == 0:
+            break
+        t0 = time.perf_counter()
+        cands = build_candidates(
+            people, p_elder[todo], active & (room > 0), (k,), opts.max_area_candidates
+        )
+        pair_cost = _base_cost(cands.contact, cands.continuity, cands.distance_m, opts)
+        in_k = cands.listed | cands.continuity | (cands.knn_rank < k)
+        ex = _expand(cands, in_k, todo, p_elder, p_window, free_in_window, p_prev, room)
+        stats["candidates_s"] += time.perf_counter() - t0
+        got, solve_stats = _solve(cands, ex, todo, p_elder, pair_cost, room, len(workers))
+        for key, value in solve_stats.items():
+            stats[key] += value
+        stats["leftover_passes"] += 1
         placed = got >= 0
         if not placed.any():
             break
