@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Elder, SmsMessage, Visit, Worker
@@ -70,11 +69,22 @@ class Reply:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class InboundMessage:
+    """The stored inbound message, as handling needs it."""
+
+    id: int
+    phone: str
+    provider_sid: str | None
+    worker_id: int | None
+    elder_id: int | None
+
+
 @dataclass
 class InboundResult:
     """The stored message and the text to answer with (None: say nothing)."""
 
-    message: SmsMessage | None
+    message: InboundMessage | None
     reply_text: str | None
     duplicate: bool = False
     handled_as: str = ""
@@ -90,41 +100,33 @@ def handle_inbound(
     now: datetime,
 ) -> InboundResult:
     """Store and act on one inbound SMS; the caller commits."""
-    if sid:
-        stored = session.scalar(
-            select(SmsMessage).where(SmsMessage.provider_sid == sid, SmsMessage.direction == "in")
-        )
-        if stored is not None:
-            return _repeat(session, stored)
     try:
         phone = normalize_phone(sender)
     except PhoneError:
         phone = sender.strip()[:32] or "unknown"
-    message = SmsMessage(
-        direction="in",
-        phone=phone,
-        body=body or "",
-        provider_sid=sid,
-        status="received",
-        created_at=now,
-        status_at=now,
+    short_code = is_short_code(sender)
+    worker = (
+        None
+        if short_code
+        else session.scalar(select(Worker).where(Worker.phone == phone, Worker.active.is_(True)))
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        # The same MessageSid is being handled by a concurrent request, which answers it.
-        return InboundResult(None, None, duplicate=True, handled_as="duplicate")
-    if is_short_code(sender):
+    elders = [] if short_code else _elders_with_phone(session, phone)
+    elder = _elder_addressed(session, elders, now) if elders else None
+    message_id = _store(session, phone, body or "", sid, worker, elder, now)
+    if message_id is None:
+        # A MessageSid seen before (a retry, or a concurrent replay that got there first).
+        stored = session.scalar(
+            select(SmsMessage).where(SmsMessage.provider_sid == sid, SmsMessage.direction == "in")
+        )
+        if stored is None:
+            return InboundResult(None, None, duplicate=True, handled_as="duplicate")
+        return _repeat(session, stored)
+    message = InboundMessage(
+        message_id, phone, sid, worker.id if worker else None, elder.id if elder else None
+    )
+    if short_code:
         # Never answer automated senders: two robots would answer each other forever.
         return InboundResult(message, None, handled_as="short_code")
-
-    worker = session.scalar(select(Worker).where(Worker.phone == phone, Worker.active.is_(True)))
-    elders = _elders_with_phone(session, phone)
-    message.worker_id = worker.id if worker else None
-    elder = _elder_addressed(session, elders, now) if elders else None
-    message.elder_id = elder.id if elder else None
 
     reply: Reply | None
     opt = parse_opt(body or "")
@@ -146,7 +148,7 @@ def handle_inbound(
 def _answer(
     session: Session,
     ctx: InboundContext,
-    message: SmsMessage,
+    message: InboundMessage,
     reply: Reply | None,
     now: datetime,
     kind: str,
@@ -156,8 +158,8 @@ def _answer(
     text = ctx.templates.render(
         reply.template, reply.locale, reply.params, signature=ctx.signature, tz=ctx.tz
     )
-    session.add(
-        SmsMessage(
+    session.execute(
+        insert(SmsMessage).values(
             direction="out",
             phone=message.phone,
             worker_id=message.worker_id,
@@ -180,7 +182,50 @@ def _repeat(session: Session, stored: SmsMessage) -> InboundResult:
     answer = session.scalar(
         select(SmsMessage.body).where(SmsMessage.in_reply_to_id == stored.id).limit(1)
     )
-    return InboundResult(stored, answer, duplicate=True, handled_as="duplicate")
+    message = InboundMessage(
+        stored.id, stored.phone, stored.provider_sid, stored.worker_id, stored.elder_id
+    )
+    return InboundResult(message, answer, duplicate=True, handled_as="duplicate")
+
+
+def _store(
+    session: Session,
+    phone: str,
+    body: str,
+    sid: str | None,
+    worker: Worker | None,
+    elder: Elder | None,
+    now: datetime,
+) -> int | None:
+    """Insert the inbound message; None when its MessageSid is already stored.
+
+    One statement (INSERT .. ON CONFLICT DO NOTHING RETURNING): concurrent replays of one
+    MessageSid wait for each other in the database and exactly one of them goes on.
+    """
+    values = {
+        "direction": "in",
+        "phone": phone,
+        "body": body,
+        "provider_sid": sid,
+        "status": "received",
+        "worker_id": worker.id if worker else None,
+        "elder_id": elder.id if elder else None,
+        "created_at": now,
+        "status_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    if not sid or dialect not in ("postgresql", "sqlite"):
+        return session.scalar(insert(SmsMessage).values(**values).returning(SmsMessage.id))
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        upsert(SmsMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(SmsMessage.id)
+    )
+    return session.scalar(statement)
 
 
 # --- who wrote -----------------------------------------------------------------------------
@@ -264,7 +309,7 @@ def _open_visits(session: Session, worker: Worker, month: str) -> list[Visit]:
 def _worker(
     session: Session,
     ctx: InboundContext,
-    message: SmsMessage,
+    message: InboundMessage,
     worker: Worker,
     body: str,
     now: datetime,
@@ -352,7 +397,7 @@ def _related(session: Session, worker: Worker, elder: Elder) -> bool:
 def _elder(
     session: Session,
     ctx: InboundContext,
-    message: SmsMessage,
+    message: InboundMessage,
     elder: Elder,
     body: str,
     now: datetime,
@@ -409,7 +454,7 @@ def _last_question(session: Session, elder: Elder, now: datetime) -> SmsMessage 
 def _answer_question(
     session: Session,
     ctx: InboundContext,
-    message: SmsMessage,
+    message: InboundMessage,
     elder: Elder,
     question: SmsMessage,
     n: int,
@@ -421,7 +466,9 @@ def _answer_question(
             return None
         visit.rating = n
         visit.rated_at = now
-        message.visit_id = visit.id
+        session.execute(
+            update(SmsMessage).where(SmsMessage.id == message.id).values(visit_id=visit.id)
+        )
         return Reply("elder_rating_thanks", elder.locale, {"rating": n}), "rating"
     if question.question == "wellness" and n in (1, 2, 3):
         # The rules decide what 2 and 3 open; the answer to the elder follows the digit.
