@@ -412,13 +412,17 @@ def _sort_existing(
             cause = REASON_LEAVE
         else:
             cause = ""
-        if overdue_only and not overdue:
-            cause = ""  # the sweep touches overdue visits only
+        if overdue_only and (not overdue or w < 0):
+            cause = ""  # the sweep moves overdue visits that someone holds, nothing else
         if not cause:
             if w >= 0:
                 load[w] += 1
                 kept_planned[w].append((visit, e))
             continue
+        if cause == REASON_OVERDUE:
+            # an overdue visit nobody else can take stays with its holder, so its slot stays
+            # taken until it has moved (the plan then offers the slot to what is left over)
+            load[w] += 1
         ws, lo, hi = window(visit, e, overdue)
         pending.add(e, visit.seq, ws, lo, hi, cause, False, w, visit.visit_id, visit.due_date)
 
@@ -426,7 +430,8 @@ def _sort_existing(
     # they are not the primary contact first, then the latest due
     capacity = np.array([max(w.capacity, 0) for w in workers], dtype=np.int64)
     for w, held in kept_planned.items():
-        surplus = int(load[w] - capacity[w]) if not overdue_only else 0
+        # done and missed visits count towards the load but cannot be given up
+        surplus = min(int(load[w] - capacity[w]), len(held)) if not overdue_only else 0
         if surplus > 0:
             primary_of = {inp.elders[e].id: inp.elders[e].primary_id for _, e in held}
             held.sort(
@@ -589,8 +594,14 @@ def _solve(
     cost: IntArray,
     room: IntArray,
     n_workers: int,
+    last_resort: IntArray,
+    last_resort_cost: int,
 ) -> tuple[IntArray, dict[str, float]]:
-    """Min-cost flow over the feasible entries; the candidate pair per visit, -1 unplaced."""
+    """Min-cost flow over the feasible entries; the candidate pair per visit, -1 unplaced.
+
+    `last_resort[v]` is a worker who may keep visit v only if nobody else can take it (a
+    holder whose leave covers the due date): their arc costs `last_resort_cost` more.
+    """
     t0 = time.perf_counter()
     n = len(visits)
     local = np.full(int(visits.max()) + 1 if n else 1, -1, dtype=np.int64)
@@ -603,6 +614,10 @@ def _solve(
     weights = _SIGNATURE_WEIGHTS[ex.position % len(_SIGNATURE_WEIGHTS)]
     sig = np.zeros(n, dtype=np.uint64)
     np.bitwise_xor.at(sig, v_local[feasible], weights[feasible])
+    resort = last_resort[visits]
+    sig ^= np.where(
+        resort >= 0, _SIGNATURE_WEIGHTS[(resort + 1) % len(_SIGNATURE_WEIGHTS)] >> np.uint64(1), 0
+    ).astype(np.uint64)
     order = np.lexsort((sig, elder[visits]))
     e_sorted, sig_sorted = elder[visits][order], sig[order]
     starts = np.ones(n, dtype=bool)
@@ -622,6 +637,9 @@ def _solve(
     arc_group, arc_pair = arc_group[by_group], arc_pair[by_group]
     arc_worker = cands.worker[arc_pair]
     arc_cost = cost[arc_pair] * TIE_BREAK_SCALE + _tie_break(cands.elder[arc_pair], arc_worker)
+    rep_resort = np.full(n_groups, -1, dtype=np.int64)
+    rep_resort[group_sorted[starts]] = resort[order[starts]]
+    arc_cost += np.where(arc_worker == rep_resort[arc_group], last_resort_cost * TIE_BREAK_SCALE, 0)
 
     used = np.unique(arc_worker)
     node_of_worker = np.full(n_workers, -1, dtype=np.int64)
@@ -924,6 +942,13 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
     p_lo = np.array(pending.lo, dtype=np.int64)
     p_hi = np.array(pending.hi, dtype=np.int64)
     p_prev = np.array(pending.previous, dtype=np.int64)
+    # A holder on leave on the due date may keep the visit, re-dated, only if nobody else
+    # can take it (else it would come back to them on the next plan); other holders who
+    # gave a visit up are barred from it.
+    on_leave = np.array([c == REASON_LEAVE for c in pending.cause], dtype=bool)
+    p_resort = np.where(on_leave, p_prev, -1)
+    p_prev = np.where(on_leave, -1, p_prev)
+    resort_cost = opts.other_penalty_m + opts.max_distance_m + opts.continuity_bonus_m + 1
     assigned = np.full(n, -1, dtype=np.int64)
     p_cost = np.full(n, opts.unassigned_penalty_m, dtype=np.int64)
     n_cands = np.zeros(n, dtype=np.int64)
@@ -944,6 +969,9 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
     free_in_window = cal.available(
         np.arange(len(workers))[:, None], (window_key // 64)[None, :], (window_key % 64)[None, :]
     )
+    # the slot an overdue visit frees once it has moved (index len(workers): none)
+    is_overdue = np.array([c == REASON_OVERDUE for c in pending.cause], dtype=bool)
+    overdue_holder = np.where(is_overdue & (p_prev >= 0), p_prev, len(workers))
     # Global solves: when the nearest workers of some elders fill up, add the nearest
     # workers who still have room to those elders' candidates and solve everything again.
     todo = np.arange(n, dtype=np.int64)
@@ -961,7 +989,9 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         in_k = cands.listed | cands.continuity | (cands.knn_rank < k)
         ex = _expand(cands, in_k, todo, p_elder, p_window, free_in_window, p_prev, room)
         stats["candidates_s"] += time.perf_counter() - t0
-        got, solve_stats = _solve(cands, ex, todo, p_elder, pair_cost, room, len(workers))
+        got, solve_stats = _solve(
+            cands, ex, todo, p_elder, pair_cost, room, len(workers), p_resort, resort_cost
+        )
         for key, value in solve_stats.items():
             stats[key] += value
         stats["global_solves"] = float(round_no + 1)
@@ -1005,6 +1035,7 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         got_worker = cands.worker[got[placed]]
         assigned[todo[placed]] = got_worker
         room -= np.bincount(got_worker, minlength=len(workers))
+        room += np.bincount(overdue_holder[todo[placed]], minlength=len(workers) + 1)[:-1]
         p_cost[todo[placed]] = pair_cost[got[placed]]
         todo = todo[~placed]
 
@@ -1021,7 +1052,9 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         in_k = cands.listed | cands.continuity | (cands.knn_rank < k)
         ex = _expand(cands, in_k, todo, p_elder, p_window, free_in_window, p_prev, room)
         stats["candidates_s"] += time.perf_counter() - t0
-        got, solve_stats = _solve(cands, ex, todo, p_elder, pair_cost, room, len(workers))
+        got, solve_stats = _solve(
+            cands, ex, todo, p_elder, pair_cost, room, len(workers), p_resort, resort_cost
+        )
         for key, value in solve_stats.items():
             stats[key] += value
         stats["leftover_passes"] += 1
@@ -1031,6 +1064,7 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         got_worker = cands.worker[got[placed]]
         assigned[todo[placed]] = got_worker
         room -= np.bincount(got_worker, minlength=len(workers))
+        room += np.bincount(overdue_holder[todo[placed]], minlength=len(workers) + 1)[:-1]
         p_cost[todo[placed]] = pair_cost[got[placed]]
         todo = todo[~placed]
 

@@ -416,3 +416,59 @@ def test_check_in_distance_is_geodesic() -> None:
     here, home = (38.4700, 106.2700), (38.4712, 106.2731)
     assert checkin_distance_m(*here, *home) == pytest.approx(geodesic(here, home).meters)
     assert checkin_distance_m(*here, *here) == 0.0
+
+
+def test_capacity_below_the_visits_already_done_gives_up_only_open_ones() -> None:
+    elders, workers = _month()
+    stored = apply(plan(elders, workers))
+    mine = [v for v in stored if v.worker_id == 1]
+    stored = [replace(v, status="done") if v in mine[:3] else v for v in stored]
+    smaller = [replace(w, capacity=1) if w.id == 1 else w for w in workers]
+    result = plan(elders, smaller, stored)
+    assert len(result.visits) == len(mine) - 3
+    assert all(v.reason == "capacity" and v.worker_id != 1 for v in result.visits)
+
+
+def test_holidays_carry_no_due_date() -> None:
+    holidays = frozenset(date(2026, 11, d) for d in range(23, 31))
+    result = plan_month(
+        PlanInput(
+            MONTH,
+            BEFORE,
+            [elder(10, primary=1)],
+            [worker(1)],
+            options=PlanOptions(holidays=holidays),
+        )
+    )
+    [visit] = result.visits
+    assert visit.due_date == date(2026, 11, 20)  # the Friday before the holiday week
+
+
+def test_an_elder_without_coordinates_is_still_planned_with_a_contact() -> None:
+    homeless = replace(elder(10, primary=2), lat=None, lon=None)
+    result = plan([homeless], [worker(1), worker(2, east_km=5)])
+    [visit] = result.visits
+    assert (visit.worker_id, visit.distance_km) == (2, None)
+    assert result.lower_bound <= result.cost
+
+
+def test_a_month_already_over_is_planned_as_from_its_start_and_nothing_is_overdue() -> None:
+    stored = [ExistingVisit(10, 1, 1, "planned", date(2026, 11, 10), date(2026, 11, 1))]
+    result = plan([elder(10, "elevated", primary=1)], [worker(1)], stored, today=date(2026, 12, 3))
+    assert [(v.seq, v.reason) for v in result.visits] == [(2, "planned")]
+    assert result.visits[0].window_start == date(2026, 11, 16)
+
+
+def test_a_holder_on_leave_on_the_due_date_keeps_the_visit_if_nobody_else_can() -> None:
+    stored = [ExistingVisit(10, 1, 1, "planned", date(2026, 11, 24), date(2026, 11, 1), 5)]
+    leave = ((date(2026, 11, 23), date(2026, 11, 25)),)
+    result = plan(
+        [elder(10, primary=1)], [worker(1, leave=leave)], stored, today=date(2026, 11, 20)
+    )
+    [visit] = result.visits
+    assert (visit.worker_id, visit.previous_worker_id, visit.reason) == (1, 1, "leave")
+    assert visit.due_date >= date(2026, 11, 20) and not leave[0][0] <= visit.due_date <= leave[0][1]
+    stored = apply(result, stored)
+    assert plan(
+        [elder(10, primary=1)], [worker(1, leave=leave)], stored, today=date(2026, 11, 20)
+    ).changes_nothing

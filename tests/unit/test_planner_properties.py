@@ -15,14 +15,14 @@ from scipy.sparse.csgraph import maximum_flow
 
 from scheduler.due_dates import month_dates, tier_windows
 from scheduler.model import VISITS_PER_TIER, ElderIn, ExistingVisit, Plan, PlanInput, WorkerIn
-from scheduler.planner import plan_month
+from scheduler.planner import plan_month, sweep_overdue
 
 MONTH = "2026-11"
 FIRST, LAST = month_dates(MONTH)
 BEFORE = FIRST - timedelta(days=1)
 KM = 1 / 111.0
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -213,3 +213,40 @@ def test_planning_again_changes_nothing(
     assert not any(v.worker_id == gone and v.status == "planned" for v in stored)
     third = plan_month(PlanInput(MONTH, today, elders, workers, stored))
     assert third.changes_nothing, (third.visits, third.unassigned)
+
+
+@FAST
+@given(months(), st.integers(0, 29), st.integers(0, 29), st.data())
+def test_a_month_lived_through_keeps_every_promise(
+    month: tuple[list[ElderIn], list[WorkerIn]], day1: int, day2: int, data: st.DataObject
+) -> None:
+    """Plan mid-month, do some visits, a worker takes leave, days pass, the sweep and the
+    planner run: capacity, leave and due dates hold, and a further plan is a no-op."""
+    elders, workers = month
+    early = FIRST + timedelta(days=min(day1, day2))
+    later = FIRST + timedelta(days=max(day1, day2))
+    first = plan_month(PlanInput(MONTH, early, elders, workers))
+    assert all(v.due_date >= early for v in first.visits)
+    stored = [
+        replace(v, status="done") if v.worker_id and data.draw(st.booleans()) else v
+        for v in _apply(first, [])
+    ]
+    away = data.draw(st.sampled_from([w.id for w in workers]))
+    workers = [
+        replace(w, leave=(*w.leave, (later, later + timedelta(days=3)))) if w.id == away else w
+        for w in workers
+    ]
+    swept = sweep_overdue(PlanInput(MONTH, later, elders, workers, stored))
+    assert all(v.reason == "overdue" and v.worker_id != v.previous_worker_id for v in swept.visits)
+    stored = _apply(swept, stored)
+    replan = plan_month(PlanInput(MONTH, later, elders, workers, stored))
+    by_id = {w.id: w for w in workers}
+    for v in replan.visits:
+        assert v.due_date >= later and _free_on(by_id[v.worker_id], v.due_date)
+    stored = _apply(replan, stored)
+    for wid, held in Counter(v.worker_id for v in stored if v.status != "cancelled").items():
+        if wid is None:
+            continue
+        done = sum(1 for v in stored if v.worker_id == wid and v.status == "done")
+        assert held <= max(by_id[wid].capacity, done)
+    assert plan_month(PlanInput(MONTH, later, elders, workers, stored)).changes_nothing
