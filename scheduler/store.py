@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from scheduler.due_dates import month_dates
+from scheduler.due_dates import month_dates, month_of_date
 from scheduler.model import (
     REASON_PLANNED,
     ElderIn,
@@ -34,21 +34,14 @@ CHUNK = 5_000
 
 def previous_month(month: str) -> str:
     """The month before `month` (YYYY-MM)."""
-    year, mon = (int(p) for p in month.split("-"))
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
-
-
-def next_month(month: str) -> str:
-    """The month after `month` (YYYY-MM)."""
-    year, mon = (int(p) for p in month.split("-"))
-    return f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"
+    return month_of_date(month_dates(month)[0] - timedelta(days=1))
 
 
 def load_plan_input(
     session: Session, month: str, today: date, options: PlanOptions | None = None
 ) -> PlanInput:
     """Everything the planner needs for `month`, read from the database."""
-    first, last = month_dates(month)[0], month_dates(month)[-1]
+    first, last = month_dates(month)
     parents: dict[int, int | None] = {}
     levels: dict[int, str] = {}
     for area_id, parent_id, level in session.execute(select(Area.id, Area.parent_id, Area.level)):

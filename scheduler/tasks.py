@@ -6,9 +6,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from scheduler.due_dates import next_month
 from scheduler.jobs import job
 from scheduler.planning import fingerprint, run_plan
-from scheduler.store import month_is_planned, next_month
+from scheduler.store import month_is_planned
 from server.db import transaction
 from server.runtime import Runtime
 from server.services.escalation import escalate_overdue

@@ -1,33 +1,34 @@
-"""The one definition of "the month": a calendar month in TANFANG_TIMEZONE."""
+"""The one definition of "the month": a calendar month in TANFANG_TIMEZONE.
+
+The calendar itself lives in `scheduler.due_dates` (pure, no database); this module is the
+server side's way to it, so every screen, report and job counts months the same way.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+from scheduler.due_dates import local_date, month_of, month_of_date
+from scheduler.due_dates import parse_month as _split_month
+
+__all__ = ["current_month", "local_today", "month_of", "parse_month"]
 
 
 def parse_month(text: str) -> str:
     """Validate `YYYY-MM` and return it; ValueError otherwise."""
-    if not _MONTH.match(text or ""):
-        raise ValueError("month must be YYYY-MM")
+    try:
+        _split_month(text or "")
+    except (ValueError, TypeError) as exc:
+        raise ValueError("month must be YYYY-MM") from exc
     return text
-
-
-def month_of(moment: datetime, tz: ZoneInfo) -> str:
-    """The local month (YYYY-MM) of an aware instant."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(tz).strftime("%Y-%m")
 
 
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     """Today's date in the local zone."""
-    return (now or datetime.now(tz)).astimezone(tz).date()
+    return local_date(now or datetime.now(tz), tz)
 
 
 def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
     """This month in the local zone."""
-    return local_today(tz, now).strftime("%Y-%m")
+    return month_of_date(local_today(tz, now))
