@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+# Visits per month by tier (SPEC section 6): the planner's table is the one source.
+from scheduler.model import VISITS_PER_TIER as VISITS_PER_MONTH
+
 AREA_LEVELS = ("region", "city", "county", "street", "community", "grid")
 ROLES = ("grid_worker", "volunteer", "social_worker", "supervisor", "admin")
 VISITING_ROLES = ("grid_worker", "volunteer")
 HOUSEHOLDS = ("shidu", "shangcan", "living_alone", "left_behind", "other")
 DISABILITIES = ("none", "partial", "full")
 RISK_TIERS = ("standard", "elevated", "high")
-VISITS_PER_MONTH = {"standard": 1, "elevated": 2, "high": 4}
 GENDERS = ("M", "F")
 LOCALES = ("zh_CN", "en")
 
