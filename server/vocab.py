@@ -5,6 +5,8 @@ from __future__ import annotations
 # Visits per month by tier (SPEC section 6): the planner's table is the one source.
 from scheduler.model import VISITS_PER_TIER as VISITS_PER_MONTH
 
+__all__ = ["VISITS_PER_MONTH"]  # and the tuples below
+
 AREA_LEVELS = ("region", "city", "county", "street", "community", "grid")
 ROLES = ("grid_worker", "volunteer", "social_worker", "supervisor", "admin")
 VISITING_ROLES = ("grid_worker", "volunteer")
