@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler import jobs, tasks  # noqa: F401  (tasks registers the job functions)
+from scheduler import dispatch_job, jobs, tasks  # noqa: F401  (registers the job functions)
 from scheduler.lease import Lease
 from server.runtime import Runtime
 
@@ -53,6 +53,8 @@ SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("plan_next_month", {"type": "cron", "day": "last", "hour": 20, "minute": 0}, None),
     JobSpec("ensure_month_planned", {"type": "cron", "minute": 5}, None),
     JobSpec("overdue_sweep", {"type": "cron", "hour": 7, "minute": 30}, None),
+    # Sends the outbox; a run stops after JOB_BUDGET_S and the next one carries on.
+    JobSpec("outbox_dispatch", {"type": "interval", "seconds": 3}, None),
 )
 
 

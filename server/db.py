@@ -98,3 +98,29 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction, as fast as the database allows.
+
+    On PostgreSQL with psycopg the rows are streamed with COPY (several times faster than
+    INSERTs); elsewhere one executemany. Every row must have the same keys; values are
+    written as given (no column defaults are applied on the COPY path).
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    name = table.__tablename__ if hasattr(table, "__tablename__") else table.name
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        columns = list(rows[0])
+        statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+        dbapi: Any = connection.connection.driver_connection
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    from sqlalchemy import insert
+
+    target = Base.metadata.tables[name]
+    for start in range(0, len(rows), 10_000):
+        session.execute(insert(target), rows[start : start + 10_000])

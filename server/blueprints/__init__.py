@@ -8,7 +8,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to `app`."""
     from server.app import csrf
-    from server.blueprints import health, web
+    from server.blueprints import health, sms_status, web
     from server.blueprints.api import bp as api_bp
     from server.blueprints.api.errors import register_error_handlers
 
@@ -18,6 +18,9 @@ def register_blueprints(app: Flask) -> None:
     # so cross-site request forgery does not apply there.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
+    # Twilio's webhooks are authenticated by their signature and cannot carry a CSRF token.
+    csrf.exempt(sms_status.bp)
+    app.register_blueprint(sms_status.bp)
     register_error_handlers(app)
     _no_store_for_personal_data(app)
 

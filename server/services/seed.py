@@ -46,7 +46,7 @@ from server.data.ningxia import (
     REGIONAL_HOMES,
     County,
 )
-from server.db import Base
+from server.db import Base, bulk_insert
 from server.models import Agency, AgencyArea, Area, Elder, Login, Worker, WorkerArea
 from server.services.areas import rebuild_paths
 from server.services.auth import set_pin, validate_pin
@@ -805,26 +805,11 @@ def _write_elders(
 def _insert_elders(
     session: Session, rows: list[dict[str, Any]], progress: Callable[[int], None] | None
 ) -> None:
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
-        _copy_rows(connection.connection.driver_connection, Elder.__tablename__, rows)
-    else:
-        # Nothing needs the new ids back, so no RETURNING: the driver's executemany
-        # (one prepared statement in a single transaction, for SQLite) does the rest.
-        session.execute(insert(Base.metadata.tables[Elder.__tablename__]), rows)
+    # COPY on PostgreSQL: psycopg's executemany sends one INSERT per row, which is what
+    # would push 100k elders past half a minute.
+    bulk_insert(session, Elder, rows)
     if progress is not None:
         progress(len(rows))
-
-
-def _copy_rows(dbapi_connection: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    """COPY `rows` into `table` on the session's own psycopg connection (so in its
-    transaction). psycopg's executemany sends one INSERT per row; COPY streams them and
-    is several times faster, which is what keeps 100k elders well under half a minute."""
-    columns = list(rows[0])
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
 
 
 def _demo_workers(plan: _Plan) -> list[_Worker]:
