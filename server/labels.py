@@ -21,6 +21,13 @@ LABELS: dict[str, LazyString] = {
     "done": _l("Done"),
     "missed": _l("Missed"),
     "cancelled": _l("Cancelled"),
+    # visit outcomes
+    "seen": _l("Seen"),
+    "not_home": _l("Not at home"),
+    "refused": _l("Refused the visit"),
+    "hospitalized": _l("In hospital"),
+    "moved": _l("Moved away"),
+    "deceased": _l("Deceased"),
     # case kinds, statuses and priorities
     "crisis": _l("Crisis"),
     "psych_support": _l("Psychological support"),

@@ -1,4 +1,4 @@
-"""Pages for people: login, dashboard, elders, workers, cases."""
+"""Pages for people: login, dashboard, elders, workers (cases: `cases_pages`)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from server.blueprints.api.errors import ApiError
 from server.blueprints.api.reports import report_area
-from server.db import utcnow
 from server.models import Case, Elder, Visit, Worker
 from server.runtime import config, db_session
 from server.security import (
@@ -188,23 +187,3 @@ def workers() -> str:
         ).all()
     }
     return render_template("workers.html", workers=rows, loads=loads, month=month)
-
-
-@bp.get("/cases")
-@page_login_required()
-def cases() -> str:
-    """Open cases by priority and age."""
-    scope = current_scope()
-    order = case({p: i for i, p in enumerate(CASE_PRIORITIES)}, value=Case.priority)
-    rows = (
-        db_session()
-        .scalars(
-            select(Case)
-            .where(case_condition(scope), Case.status != "resolved")
-            .options(selectinload(Case.elder), selectinload(Case.agency))
-            .order_by(order, Case.created_at)
-            .limit(PAGE_SIZE)
-        )
-        .all()
-    )
-    return render_template("cases.html", cases=rows, now=utcnow())

@@ -43,7 +43,7 @@ from server.models import (
 )
 from server.services.months import current_month
 from tests.factories import PIN, County, Region, build_region, make_elder, make_visit
-from tests.helpers import api_token, page_login
+from tests.helpers import api_token, csrf_token, page_login
 
 TZ = ZoneInfo("Asia/Shanghai")
 DIRECTIONS = [("xq", "jf"), ("jf", "xq")]
@@ -198,6 +198,7 @@ class Viewer:
         self.pages = app.test_client()
         self.headers = api_token(self.api, worker.phone, PIN)
         page_login(self.pages, worker.phone, PIN)
+        self._csrf: str | None = None
 
     def get(self, url: str) -> TestResponse:
         """GET through the API or the pages, whichever `url` is."""
@@ -205,10 +206,16 @@ class Viewer:
             return self.api.get(url, headers=self.headers)
         return self.pages.get(url)
 
-    def call(self, route: Route, url: str) -> TestResponse:
-        """Call `url` the way `route` is called."""
+    def call(self, route: Route, url: str, form: dict[str, str] | None = None) -> TestResponse:
+        """Call `url` the way `route` is called: a page's form is posted with its CSRF token,
+        as a browser would, so that scoping (not the missing token) decides the answer."""
         if not url.startswith("/api/"):
-            return self.pages.open(url, method=route.method)
+            if route.method == "GET":
+                return self.pages.open(url, method=route.method)
+            if self._csrf is None:
+                self._csrf = csrf_token(self.pages, "/dashboard")
+            data = {"csrf_token": self._csrf, **(form or {})}
+            return self.pages.open(url, method=route.method, data=data)
         return self.api.open(url, method=route.method, headers=self.headers, json=route.json)
 
     def json(self, url: str) -> Any:
@@ -242,11 +249,12 @@ class Probe:
     url: str
     shows: tuple[str, ...] = ()
     foreign: int = 404
+    form: dict[str, str] | None = None  # what a page's form posts (POST pages only)
 
 
-def P(url: str, *shows: str, foreign: int = 404) -> Probe:
+def P(url: str, *shows: str, foreign: int = 404, form: dict[str, str] | None = None) -> Probe:
     """A probe."""
-    return Probe(url, shows, foreign)
+    return Probe(url, shows, foreign, form)
 
 
 ALL_ROLES = ("grid_worker", "volunteer", "social_worker", "supervisor", "admin")
@@ -383,7 +391,30 @@ def _workers_page(w: World, k: str) -> list[Probe]:
 
 def _cases_page(w: World, k: str) -> list[Probe]:
     both = (w.home_cases[k].elder.code, w.agency_cases[k].elder.code)
-    return [P("/cases", *both, foreign=200)]
+    return [
+        P("/cases", *both, foreign=200),
+        P("/cases?status=open&kind=help", both[0], foreign=200),
+        P("/cases?status=resolved", foreign=200),
+    ]
+
+
+def _case_page(w: World, k: str) -> list[Probe]:
+    return [P(f"/cases/{c.id}", c.elder.code) for c in (w.home_cases[k], w.agency_cases[k])]
+
+
+def _case_form(
+    action: str, form: Callable[[World, str], dict[str, str]]
+) -> Callable[[World, str], list[Probe]]:
+    """Probes that post one of a case page's forms about each of county `k`'s cases; the
+    answer is a redirect back to the case (or 404 from another county)."""
+
+    def probes(w: World, k: str) -> list[Probe]:
+        return [
+            P(f"/cases/{c.id}/{action}", form=form(w, k))
+            for c in (w.home_cases[k], w.agency_cases[k])
+        ]
+
+    return probes
 
 
 ROUTES = [
@@ -420,6 +451,27 @@ ROUTES = [
     Route("/elders", _elders_page),
     Route("/workers", _workers_page, roles=MANAGERS),
     Route("/cases", _cases_page),
+    Route("/cases/<int:case_id>", _case_page),
+    Route("/cases/<int:case_id>/ack", _case_form("ack", lambda w, k: {}), "POST", status=302),
+    Route(
+        "/cases/<int:case_id>/notes",
+        _case_form("notes", lambda w, k: {"note": "已电话联系"}),
+        "POST",
+        status=302,
+    ),
+    Route(
+        "/cases/<int:case_id>/reassign",
+        # the county's supervisor oversees both cases' elders: always someone who may take them
+        _case_form("reassign", lambda w, k: {"owner": str(w.county(k).supervisor.id)}),
+        "POST",
+        status=302,
+    ),
+    Route(
+        "/cases/<int:case_id>/resolve",
+        _case_form("resolve", lambda w, k: {"note": "家访后已解决"}),
+        "POST",
+        status=302,
+    ),
 ]
 
 # Routes that show no one's rows. Anything else must be in ROUTES.
@@ -470,7 +522,7 @@ def test_a_supervisor_reaches_only_their_own_county(
     """Through `route`, the supervisor gets their county's rows and nothing of the other's."""
     me = viewer(world.county(mine).supervisor)
     for probe in route.probes(world, mine):
-        response = me.call(route, probe.url)
+        response = me.call(route, probe.url, probe.form)
         assert response.status_code == route.status, (probe.url, response.status_code)
         assert_nothing_of(world, theirs, response, probe.url)
         text = body_text(response)
@@ -480,7 +532,7 @@ def test_a_supervisor_reaches_only_their_own_county(
             assert "no-store" in response.headers.get("Cache-Control", ""), probe.url
     before = db_state(engine)
     for probe in route.probes(world, theirs):
-        response = me.call(route, probe.url)
+        response = me.call(route, probe.url, probe.form)
         assert response.status_code == probe.foreign, (probe.url, response.status_code)
         assert_nothing_of(world, theirs, response, probe.url)
         if probe.foreign == 404 and probe.url.startswith("/api/"):
@@ -535,13 +587,13 @@ def test_staff_never_reach_another_county(
     for route in ROUTES:
         if route.method == "GET":
             for probe in route.probes(world, mine):
-                response = me.call(route, probe.url)
+                response = me.call(route, probe.url, probe.form)
                 expected = {403} if role not in route.roles else {route.status, 404}
                 assert response.status_code in expected, (probe.url, response.status_code)
                 assert_nothing_of(world, theirs, response, probe.url)
         before = db_state(engine)
         for probe in route.probes(world, theirs):
-            response = me.call(route, probe.url)
+            response = me.call(route, probe.url, probe.form)
             if role not in route.roles:
                 assert response.status_code == 403, probe.url
             elif "<" in route.rule:
