@@ -394,7 +394,7 @@ def resolve(case_id: int) -> Response | tuple[str, int]:
         return _render_case(
             case, errors={"resolve": message}, values={"resolve_note": note}, status=422
         )
-    case_service.resolve(db_session(), case, current_user(), note)
+    case_service.resolve(db_session(), case, current_user(), note, tz=config().tz)
     return _back(case, _("Case resolved."))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
@@ -49,10 +50,23 @@ def add_note(session: Session, case: Case, actor: Worker, note: str) -> CaseEven
     return event
 
 
+FOLLOW_UP_WITHIN = timedelta(days=7)
+
+
 def resolve(
-    session: Session, case: Case, actor: Worker, note: str, now: datetime | None = None
+    session: Session,
+    case: Case,
+    actor: Worker,
+    note: str,
+    now: datetime | None = None,
+    *,
+    tz: ZoneInfo | None = None,
 ) -> Case:
-    """Close a case with a note; a new signal afterwards opens a new case."""
+    """Close a case with a note; a new signal afterwards opens a new case.
+
+    A resolved psychological-support case gets a follow-up visit by the elder's contact
+    within a week (closing a referral triggers a follow-up), counted in `tz`'s calendar.
+    """
     now = now or utcnow()
     text = (note or "").strip()
     if not text:
@@ -68,6 +82,18 @@ def resolve(
     case.resolution_note = text
     case.open_key = None
     session.add(CaseEvent(case=case, at=now, kind="resolved", actor_id=actor.id, note=text))
+    if case.kind == "psych_support" and tz is not None:
+        from server.services.signals import schedule_extra_visit
+
+        visit = schedule_extra_visit(
+            session, case.elder, FOLLOW_UP_WITHIN, f"follow_up:case{case.id}",
+            tz=tz, now=now, kind="follow_up",
+        )  # fmt: skip
+        if visit is not None:
+            session.add(
+                CaseEvent(case=case, at=now, kind="follow_up", actor_id=actor.id,
+                          data={"visit_id": visit.id, "due": visit.due_date.isoformat()})
+            )  # fmt: skip
     return case
 
 

@@ -189,3 +189,55 @@ def test_month_end_opens_an_overdue_case_for_each_elder_not_seen(
         rt.dispose()
     cases = session.scalars(select(Case).where(Case.kind == "overdue")).all()
     assert [c.elder_id for c in cases] == [county.elders[1].id]
+
+
+def test_resolving_a_psychological_support_case_schedules_a_follow_up_visit(
+    client: object, session: Session
+) -> None:
+    from flask.testing import FlaskClient
+
+    from tests.factories import PIN
+    from tests.helpers import api_token
+
+    assert isinstance(client, FlaskClient)
+    region = _region(session)
+    county = region.counties["xq"]
+    elder = county.elders[1]
+    case = (
+        signal(
+            session,
+            load_rules(),
+            "elder_reply",
+            elder,
+            {"question": "wellness", "answer": 3},
+            tz=TZ,
+            now=T0,
+        )
+        .cases[0]
+        .case
+    )
+    session.commit()
+    headers = api_token(client, county.social_worker.phone, PIN)
+    assert client.post(f"/api/v1/cases/{case.id}/ack", headers=headers).status_code == 200
+    refused = client.post(f"/api/v1/cases/{case.id}/resolve", json={"note": " "}, headers=headers)
+    assert refused.status_code == 422
+    done = client.post(
+        f"/api/v1/cases/{case.id}/resolve",
+        json={"note": "已电话疏导，约好下周再聊"},
+        headers=headers,
+    )
+    assert done.status_code == 200 and done.get_json()["case"]["status"] == "resolved"
+    follow_up = session.scalar(select(Visit).where(Visit.kind == "follow_up"))
+    assert follow_up is not None and follow_up.elder_id == elder.id
+    assert follow_up.worker_id == elder.primary_contact_id
+    # a new signal after resolution opens a new case
+    again = signal(
+        session,
+        load_rules(),
+        "elder_reply",
+        elder,
+        {"question": "wellness", "answer": 3},
+        tz=TZ,
+        now=T0 + timedelta(days=9),
+    )
+    assert again.cases[0].created and again.cases[0].case.id != case.id

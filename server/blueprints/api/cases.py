@@ -12,7 +12,7 @@ from server.blueprints.api.errors import ApiError
 from server.blueprints.api.params import choice_arg, json_body, page_args
 from server.blueprints.api.serialize import case_json, iso
 from server.models import Case
-from server.runtime import db_session
+from server.runtime import config, db_session
 from server.security import api_login_required, current_scope, current_user
 from server.services import cases as case_service
 from server.services.scope import case_condition, visible_case
@@ -89,7 +89,7 @@ def resolve_case(case_id: int) -> Response:
     if not isinstance(note, str) or not note.strip():
         raise ApiError(422, "invalid", "a note is required", {"note": "required"})
     try:
-        case_service.resolve(db_session(), found, current_user(), note)
+        case_service.resolve(db_session(), found, current_user(), note, tz=config().tz)
     except case_service.CaseError as exc:
         raise ApiError(409, exc.code, str(exc)) from exc
     db_session().commit()
