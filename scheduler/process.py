@@ -53,6 +53,10 @@ SCHEDULE: tuple[JobSpec, ...] = (
     JobSpec("plan_next_month", {"type": "cron", "day": "last", "hour": 20, "minute": 0}, None),
     JobSpec("ensure_month_planned", {"type": "cron", "minute": 5}, None),
     JobSpec("overdue_sweep", {"type": "cron", "hour": 7, "minute": 30}, None),
+    JobSpec("daily_digest", {"type": "cron", "hour": 8, "minute": 0}, 3 * 3600),
+    JobSpec("wellness_checks", {"type": "cron", "hour": 10, "minute": 0}, 6 * 3600),
+    JobSpec("escalation_sweep", {"type": "interval", "minutes": 5}, None),
+    JobSpec("month_end", {"type": "cron", "day": "last", "hour": 18, "minute": 0}, 12 * 3600),
     # Sends the outbox; a run stops after JOB_BUDGET_S and the next one carries on.
     JobSpec("outbox_dispatch", {"type": "interval", "seconds": 3}, None),
 )

@@ -8,7 +8,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to `app`."""
     from server.app import csrf
-    from server.blueprints import cases_pages, health, sms_status, web
+    from server.blueprints import cases_pages, health, sms_inbound, sms_status, web
     from server.blueprints.api import bp as api_bp
     from server.blueprints.api.errors import register_error_handlers
 
@@ -22,6 +22,14 @@ def register_blueprints(app: Flask) -> None:
     # Twilio's webhooks are authenticated by their signature and cannot carry a CSRF token.
     csrf.exempt(sms_status.bp)
     app.register_blueprint(sms_status.bp)
+    csrf.exempt(sms_inbound.bp)
+    app.register_blueprint(sms_inbound.bp)
+    from server.runtime import runtime
+
+    if runtime(app).config.sms_backend == "console":
+        from server.blueprints import phone
+
+        app.register_blueprint(phone.bp)
     register_error_handlers(app)
     _no_store_for_personal_data(app)
 

@@ -15,6 +15,7 @@ from server.cli import scheduler_cmd as _scheduler  # noqa: F401
 from server.cli import seed as _seed  # noqa: F401
 from server.cli import serve as _serve  # noqa: F401
 from server.cli import sms as _sms  # noqa: F401
+from server.cli import sms_commands as _sms_commands  # noqa: F401
 from server.cli import users as _users  # noqa: F401
 from server.cli.base import main
 
