@@ -3,6 +3,7 @@ runs run once after downtime."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -102,7 +103,7 @@ def test_two_processes_run_each_job_once_and_the_standby_takes_over(
     assert runs, "the active scheduler ran nothing"
     assert {holder for holder, _ in runs} == {first.holder}, "the standby ran a job"
     # one run per fire time: consecutive runs are about a second apart, never doubled
-    gaps = [(b - a).total_seconds() for (_, a), (_, b) in zip(runs, runs[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for (_, a), (_, b) in itertools.pairwise(runs)]
     assert all(gap > 0.5 for gap in gaps), gaps
 
     first.kill()
@@ -114,7 +115,7 @@ def test_two_processes_run_each_job_once_and_the_standby_takes_over(
     assert any(holder == second.holder for holder, _ in after), "the standby never took over"
     # the new holder runs the missed fire times once (coalesced), then keeps the cadence
     taken_over = [at for holder, at in _runs(pg_engine) if holder == second.holder]
-    gaps = [(b - a).total_seconds() for a, b in zip(taken_over[1:], taken_over[2:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(taken_over[1:])]
     assert all(gap > 0.5 for gap in gaps), gaps
     assert all(at > runs[-1][1] for at in taken_over)
     second.stop()

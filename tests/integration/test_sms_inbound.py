@@ -184,7 +184,7 @@ def test_elder_three_after_a_wellness_check_opens_a_case_at_the_streets_own_agen
 def test_crisis_words_open_a_crisis_case_and_answer_with_the_hotline(
     sms: FlaskClient, session: Session
 ) -> None:
-    region, visit = _region(session)
+    _, visit = _region(session)
     elder = visit.elder
     status, reply = _signed(sms, elder.phone, "活着没意思了，想去找我儿子")
     assert status == 200 and reply is not None and "12356" in reply
