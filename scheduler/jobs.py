@@ -66,4 +66,5 @@ def run_job(job_id: str) -> None:
     except Exception:
         log.exception("job %s failed", job_id)
         raise
-    log.info("job %s done in %.2f s", job_id, time.monotonic() - started)
+    # the outbox job runs every few seconds: its routine line would drown the log
+    log.debug("job %s done in %.2f s", job_id, time.monotonic() - started)

@@ -27,6 +27,8 @@ from scheduler.lease import Lease
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run at INFO; its warnings (misfires, errors) are what matter.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 JOBSTORE_TABLE = "scheduler_jobs"
 
@@ -118,7 +120,7 @@ class SchedulerProcess:
             jobstores={
                 "default": SQLAlchemyJobStore(engine=self.rt.engine, tablename=JOBSTORE_TABLE)
             },
-            executors={"default": ThreadPoolExecutor(2)},
+            executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=timezone,
         )

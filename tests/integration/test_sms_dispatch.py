@@ -250,7 +250,7 @@ def test_a_provider_failing_for_good_fails_the_message_and_tells_the_rules(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     failed: list[int] = []
-    monkeypatch.setattr(dispatch, "on_delivery_failed", lambda s, m: failed.append(m.id))
+    monkeypatch.setattr(dispatch, "on_delivery_failed", lambda s, m, *_: failed.append(m.id))
     elder = region.counties["xq"].elders[0]
     message_id = queue(session, elder.phone, "elder_wellness_check", elder_id=elder.id)
     double.script(Reply(500), Reply(503), Reply(500))
@@ -278,7 +278,7 @@ def test_a_recipient_who_opted_out_at_the_provider_is_marked_and_not_retried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     failed: list[int] = []
-    monkeypatch.setattr(dispatch, "on_delivery_failed", lambda s, m: failed.append(m.id))
+    monkeypatch.setattr(dispatch, "on_delivery_failed", lambda s, m, *_: failed.append(m.id))
     elder = region.counties["xq"].elders[0]
     first = queue(session, elder.phone, "elder_wellness_check", elder_id=elder.id)
     double.script_for(elder.phone or "", Reply(400, code=21610))
@@ -718,3 +718,21 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_an_elder_who_cannot_be_reached_by_sms_becomes_a_case_for_their_contact(
+    session: Session,
+    region: Region,
+    double: TwilioDouble,
+    make_dispatcher: MakeDispatcher,
+) -> None:
+    from server.models import Case
+
+    elder = region.counties["jf"].elders[0]
+    queue(session, elder.phone, "elder_wellness_check", elder_id=elder.id)
+    double.script(Reply(400, code=21211))  # not a valid number
+    make_dispatcher().run_once()
+    session.expire_all()
+    case = session.scalar(select(Case).where(Case.elder_id == elder.id))
+    assert case is not None and (case.kind, case.trigger) == ("unreachable", "delivery_failed")
+    assert case.owner_id == elder.primary_contact_id

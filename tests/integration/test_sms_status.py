@@ -52,7 +52,7 @@ def region(session: Session) -> Region:
 def hook(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The ids of the messages reported to on_delivery_failed."""
     called: list[int] = []
-    monkeypatch.setattr(dispatch, "on_delivery_failed", lambda s, m: called.append(m.id))
+    monkeypatch.setattr(dispatch, "on_delivery_failed", lambda s, m, *_: called.append(m.id))
     return called
 
 

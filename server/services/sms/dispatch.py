@@ -40,6 +40,7 @@ that take a session and never commit.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -73,6 +74,7 @@ from server.config import Config
 from server.db import utcnow
 from server.models import Elder, OutboxItem, SmsMessage, Worker
 from server.services.outbox import enqueue
+from server.services.rules import RuleSet, load_rules
 from server.services.sms.segments import segments
 from server.vocab import SMS_STATUSES
 
@@ -131,6 +133,7 @@ class DispatchPolicy:
     locale: str = "zh_CN"  # for a message stored without one
     dedupe_window: timedelta = timedelta(hours=24)
     status_callback: str | None = None  # TANFANG_PUBLIC_URL + /sms/status
+    rules_path: str | None = None  # TANFANG_RULES, for the delivery_failed signal
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> DispatchPolicy:
@@ -140,6 +143,7 @@ class DispatchPolicy:
             timezone=config.timezone,
             locale=config.locale,
             status_callback=config.public_url + STATUS_CALLBACK_PATH,
+            rules_path=config.rules_path,
         )
         known = {f.name for f in fields(cls)}
         return replace(policy, **{k: v for k, v in overrides.items() if k in known})
@@ -320,27 +324,46 @@ def is_to_elder(session: Session, message: SmsMessage) -> bool:
     return phone == message.phone
 
 
-def on_delivery_failed(session: Session, message: SmsMessage) -> None:
-    """HOOK for the escalation rules: the `delivery_failed` trigger (SPEC section 10).
+def on_delivery_failed(
+    session: Session, message: SmsMessage, policy: DispatchPolicy, now: datetime
+) -> None:
+    """The `delivery_failed` signal of the escalation rules (SPEC section 10).
 
     Called, in the caller's transaction (it must not commit), once per message sent to an
     elder that could not be delivered for good: refused by the provider (a bad number,
     retries used up), or reported `undelivered`/`failed` by a status callback (after the
     redeliveries for a handset that was off). Not called when the elder opted out: that is
-    their choice, handled by the opt-out flow. The message carries `elder_id`, `error_code`,
-    `template` and `question`. For now this only logs; the escalation engine replaces the body.
+    their choice, handled by the opt-out flow.
     """
+    from server.services.signals import signal
+
+    elder = session.get(Elder, message.elder_id) if message.elder_id else None
+    if elder is None or elder.status != "active":
+        return
     log.info(
-        "delivery_failed: message %s to elder %s (template %s, error %s)",
+        "delivery_failed: message %s (template %s, error %s)",
         message.id,
-        message.elder_id,
         message.template,
         message.error_code,
     )
+    signal(
+        session, _rules(policy.rules_path), "delivery_failed", elder,
+        {"recipient": "elder", "error_code": message.error_code},
+        tz=policy.tz, now=now, data={"sms_id": message.id},
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _rules(path: str | None) -> RuleSet:
+    return load_rules(path)
 
 
 def _failed_for_good(
-    session: Session, message: SmsMessage, code: int | None, now: datetime
+    session: Session,
+    message: SmsMessage,
+    code: int | None,
+    now: datetime,
+    policy: DispatchPolicy,
 ) -> None:
     """Side effects of a message that will never arrive."""
     if code in OPTED_OUT_CODES:
@@ -351,7 +374,7 @@ def _failed_for_good(
         flag_phone(session, message.phone)
         log.info("message %s: number flagged for checking (%s)", message.id, code)
     if is_to_elder(session, message):
-        on_delivery_failed(session, message)
+        on_delivery_failed(session, message, policy, now)
 
 
 def _storable(status: str) -> str:
@@ -407,7 +430,7 @@ def record_status(
         code = error_code or message.error_code
         if code in UNREACHABLE_CODES and redeliver(session, message, now, policy, rng):
             return "updated"
-        _failed_for_good(session, message, code, now)
+        _failed_for_good(session, message, code, now, policy)
     return "updated"
 
 
@@ -776,7 +799,7 @@ class Dispatcher:
             if status in FAILED_STATUSES:
                 message = session.get(SmsMessage, out.message_id, populate_existing=True)
                 if message is not None:
-                    _failed_for_good(session, message, result.error_code, now)
+                    _failed_for_good(session, message, result.error_code, now, self.policy)
             try:
                 session.commit()
             except IntegrityError:  # that sid is recorded on another message already
@@ -809,7 +832,7 @@ class Dispatcher:
             else:
                 self._finish(item, message, now, "failed", "failed", error.describe())
                 message.error_code = error.code
-                _failed_for_good(session, message, error.code, now)
+                _failed_for_good(session, message, error.code, now, self.policy)
                 outcome = "failed"
             attempts = item.attempts
             session.commit()
