@@ -296,13 +296,28 @@ def _elder_by_code(session: Session, code: str) -> Elder | None:
     return session.scalar(select(Elder).where(Elder.code == code.upper()))
 
 
-def _open_visits(session: Session, worker: Worker, month: str) -> list[Visit]:
-    return list(
-        session.scalars(
-            select(Visit)
+def _open_codes(session: Session, worker: Worker, month: str) -> list[str]:
+    """The codes of the elders the worker still owes a visit this month, soonest due first."""
+    codes: list[str] = []
+    for code in session.scalars(
+        select(Elder.code)
+        .join(Visit, Visit.elder_id == Elder.id)
+        .where(Visit.worker_id == worker.id, Visit.month == month, Visit.status == "planned")
+        .order_by(Visit.due_date, Visit.id)
+    ):
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _open_count(session: Session, worker: Worker, month: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Visit)
             .where(Visit.worker_id == worker.id, Visit.month == month, Visit.status == "planned")
-            .order_by(Visit.due_date, Visit.id)
         )
+        or 0
     )
 
 
@@ -320,7 +335,7 @@ def _worker(
     if isinstance(parsed, UsageError):
         return Reply(usage, worker.locale, parsed.params())
     if isinstance(parsed, ListVisits):
-        codes = [v.elder.code for v in _open_visits(session, worker, month)]
+        codes = _open_codes(session, worker, month)
         return Reply("worker_list_reply", worker.locale, {"count": len(codes), "codes": codes})
     if isinstance(parsed, Done | Miss):
         elder = _elder_by_code(session, parsed.code)
@@ -331,8 +346,16 @@ def _worker(
                 elder = _elder_by_code(session, parsed.code)
         if elder is None:
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
-        visit = next(
-            (v for v in _open_visits(session, worker, month) if v.elder_id == elder.id), None
+        visit = session.scalar(
+            select(Visit)
+            .where(
+                Visit.worker_id == worker.id,
+                Visit.month == month,
+                Visit.status == "planned",
+                Visit.elder_id == elder.id,
+            )
+            .order_by(Visit.due_date, Visit.id)
+            .limit(1)
         )
         if visit is None:
             return Reply(usage, worker.locale, {"problem": "no_open_visit", "got": elder.code})
@@ -347,7 +370,7 @@ def _worker(
         checkin, created = record_checkin(session, visit, worker, data, "sms", ctx.tz, now)
         if created:
             after_checkin(session, visit, checkin, worker, now, rules=ctx.rules, tz=ctx.tz)
-        remaining = len(_open_visits(session, worker, month))
+        remaining = _open_count(session, worker, month)
         return Reply(
             "worker_checkin_ack",
             worker.locale,
