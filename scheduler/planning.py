@@ -113,3 +113,17 @@ def fingerprint(session: Session, month: str, today: date) -> tuple[Any, ...]:
             ).one()
         ),
     )
+
+
+def replan_now(
+    session: Session, tz: Any, now: datetime, *, by_worker_id: int | None = None
+) -> PlanRun | None:
+    """Re-plan this month at once after a change (new elders, a worker deactivated or on
+    leave), when the month has been planned; None when there is no plan to keep right."""
+    from scheduler.store import month_is_planned
+    from server.services.months import current_month, local_today
+
+    month = current_month(tz, now)
+    if not month_is_planned(session, month):
+        return None
+    return run_plan(session, month, local_today(tz, now), by_worker_id=by_worker_id, now=now)

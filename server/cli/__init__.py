@@ -17,6 +17,7 @@ from server.cli import serve as _serve  # noqa: F401
 from server.cli import sms as _sms  # noqa: F401
 from server.cli import sms_commands as _sms_commands  # noqa: F401
 from server.cli import users as _users  # noqa: F401
+from server.cli import workers as _workers  # noqa: F401
 from server.cli.base import main
 
 __all__ = ["main"]

@@ -10,6 +10,7 @@ import click
 from sqlalchemy.exc import IntegrityError
 
 from server.cli.base import InvalidInput, load_config, main, open_runtime, unit_of_work
+from server.config import Config
 from server.services.imports import KINDS, ImportResult, import_csv
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,24 @@ def import_command(kind: str, file: str, dry_run: bool) -> None:
             "imported. Was another import running at the same time? Run it again."
         ) from None
     _report(file, result)
+    if not dry_run and kind in ("elders", "workers") and (result.created or result.updated):
+        _replan(config)
+
+
+def _replan(config: Config) -> None:
+    """New elders are planned at once, and a worker's changed capacity or areas take effect
+    at once, when this month has been planned already."""
+    from scheduler.planning import replan_now
+    from server.db import utcnow
+
+    with unit_of_work(config) as (_rt, session):
+        run = replan_now(session, config.tz, utcnow())
+    if run is not None:
+        changes = run.as_dict()["changes"]
+        click.echo(
+            f"this month re-planned: {changes['new']} new visits, {changes['moved']} moved,"
+            f" {run.plan.summary.unassigned} unassigned"
+        )
 
 
 def _report(file: str, result: ImportResult) -> None:
