@@ -8,13 +8,14 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to `app`."""
     from server.app import csrf
-    from server.blueprints import cases_pages, health, sms_inbound, sms_status, web
+    from server.blueprints import cases_pages, health, pwa, sms_inbound, sms_status, web
     from server.blueprints.api import bp as api_bp
     from server.blueprints.api.errors import register_error_handlers
 
     app.register_blueprint(health.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(cases_pages.bp)
+    app.register_blueprint(pwa.bp)
     # The API authenticates with bearer tokens, which a browser never attaches on its own,
     # so cross-site request forgery does not apply there.
     csrf.exempt(api_bp)

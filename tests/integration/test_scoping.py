@@ -301,6 +301,10 @@ def _elder(w: World, k: str) -> list[Probe]:
     return [P(f"/api/v1/elders/{e.id}", e.code, e.name) for e in w.county(k).elders[:2]]
 
 
+def _elder_card(w: World, k: str) -> list[Probe]:
+    return [P(f"/api/v1/elders/{e.id}/card", e.code, e.name) for e in w.county(k).elders[:2]]
+
+
 def _visits(w: World, k: str) -> list[Probe]:
     shown = codes(w.county(k).elders)
     return [
@@ -420,6 +424,7 @@ def _case_form(
 ROUTES = [
     Route("/api/v1/elders", _elders),
     Route("/api/v1/elders/<int:elder_id>", _elder),
+    Route("/api/v1/elders/<int:elder_id>/card", _elder_card),  # the worker PWA's elder card
     Route("/api/v1/visits", _visits),
     Route("/api/v1/visits/<int:visit_id>", _visit),
     Route(
@@ -484,6 +489,9 @@ EXEMPT = {
     "/api/v1/auth/otp": "sends a one-time code to the caller's own phone",
     "/api/v1/auth/logout": "sign-out",
     "/api/v1/openapi.json": "the API's description, no data",
+    "/app": "the worker PWA: redirect to /app/",
+    "/app/": "the worker PWA's shell page: static, no one's data (data comes via the API)",
+    "/app/<path:filename>": "the worker PWA's static files, service worker and strings",
     "/sms/inbound": "Twilio's webhook: signed by Twilio, no user signed in",
     "/sms/status": "Twilio's delivery callbacks: signed by Twilio, no user signed in",
     "/phone": "the console backend's phone simulator (demo and training only; absent with twilio)",

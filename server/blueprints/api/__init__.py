@@ -12,6 +12,7 @@ from server.blueprints.api import (  # noqa: E402,F401  (route modules attach to
     checkins,
     elders,
     openapi,
+    pwa_support,
     reports,
     visits,
     workers,

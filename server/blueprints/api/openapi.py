@@ -153,6 +153,9 @@ def document() -> dict[str, Any]:
                                 "responses": {"200": {"description": "OK"}, **ERRORS}}},
             "/elders/{id}": {"get": {"summary": "One elder", "security": secured,
                                      "responses": {"200": {"description": "OK"}, **ERRORS}}},
+            "/elders/{id}/card": {"get": {
+                "summary": "The worker app's elder card: contact, last visit, open cases",
+                "security": secured, "responses": {"200": {"description": "OK"}, **ERRORS}}},
             "/visits": {"get": {
                 "summary": "The caller's visits", "security": secured,
                 "parameters": [MONTH, {"name": "status", "in": "query",
