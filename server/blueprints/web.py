@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from server.blueprints.api.errors import ApiError
 from server.blueprints.api.reports import report_area
-from server.models import Case, Elder, Visit, Worker
+from server.models import Case, CheckIn, Elder, Visit, Worker
 from server.runtime import config, db_session
 from server.security import (
     current_scope,
@@ -121,6 +121,41 @@ def dashboard() -> str:
         .where(case_condition(scope), Case.status != "resolved")
         .group_by(Case.priority)
     ).all()
+    late: list[Visit] = []
+    far: list[CheckIn] = []
+    if scope.is_admin or scope.is_supervisor:
+        # What the supervisor acts on: who holds each overdue visit (oldest first), and the
+        # check-ins made more than FAR_FROM_HOME_M from the elder's home.
+        late = list(
+            session.scalars(
+                select(Visit)
+                .where(
+                    visit_condition(scope),
+                    Visit.month == month,
+                    Visit.status == "planned",
+                    Visit.due_date < today,
+                )
+                .options(selectinload(Visit.elder), selectinload(Visit.worker))
+                .order_by(Visit.due_date, Visit.id)
+                .limit(PAGE_SIZE)
+            )
+        )
+        far = list(
+            session.scalars(
+                select(CheckIn)
+                .join(Visit, Visit.id == CheckIn.visit_id)
+                .where(visit_condition(scope), CheckIn.month == month, CheckIn.far_from_home)
+                .options(
+                    selectinload(CheckIn.visit).selectinload(Visit.elder),
+                    selectinload(CheckIn.worker),
+                )
+                .order_by(CheckIn.occurred_at.desc(), CheckIn.id.desc())
+                .limit(PAGE_SIZE)
+            )
+        )
+    served = served_elder_ids(
+        session, scope, [v.elder_id for v in late] + [c.visit.elder_id for c in far]
+    )
     my_visits = session.scalars(
         select(Visit)
         .where(visit_condition(scope), Visit.worker_id == scope.worker_id, Visit.month == month)
@@ -136,6 +171,9 @@ def dashboard() -> str:
         open_cases={p: n for p, n in open_cases},
         priorities=CASE_PRIORITIES,
         my_visits=my_visits,
+        late=late,
+        far=far,
+        served=served,
         today=today,
     )
 
