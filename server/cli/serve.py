@@ -107,7 +107,9 @@ def demo(port: int, host: str, elders: int) -> None:
     thread.start()
     url = f"http://{host}:{port}"
     click.echo(f"\nTanfang demo running at {url}")
-    click.echo(f"  dashboard {url}/dashboard   worker app {url}/app/")
+    click.echo(f"  dashboard {url}/dashboard   worker app {url}/app/   cases {url}/cases")
+    if config.sms_backend == "console":
+        click.echo(f"  phone simulator {url}/phone  (act as a worker's or an elder's phone)")
     click.echo(f"demo logins (PIN {DEMO_PIN}):")
     for role, phone, name in logins:
         click.echo(f"  {role:<14} {phone}  {name}")

@@ -92,6 +92,11 @@ def test_demo_seeds_plans_and_serves(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:
             visits = json.loads(response.read())["visits"]
         assert visits, "the demo worker has no visits this month"
+        # The printed addresses answer: the worker app and the phone simulator.
+        for path in ("/app/", "/phone"):
+            assert path in output, output
+            status, _ = _get(f"http://127.0.0.1:{port}{path}")
+            assert status == 200, (path, status)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
