@@ -245,3 +245,124 @@ def test_a_database_that_is_down_gets_a_retryable_error() -> None:
     finally:
         runtime(app).dispose()
     assert status == 503
+
+
+def _asked(session: Session, elder: Elder, question: str, visit: Visit | None = None) -> None:
+    """`question` sent to `elder` two hours ago."""
+    session.add(
+        SmsMessage(
+            direction="out",
+            phone=elder.phone,
+            elder_id=elder.id,
+            visit_id=visit.id if visit else None,
+            template="elder_wellness_check" if question == "wellness" else "elder_rating_request",
+            params={},
+            locale="zh_CN",
+            body="…",
+            question=question,
+            status="delivered",
+            sent_at=utcnow() - timedelta(hours=2),
+        )
+    )
+    session.commit()
+
+
+def test_an_elders_words_go_to_the_primary_contact_and_the_elder_is_thanked(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, visit = _region(session)
+    elder = visit.elder
+    status, reply = _signed(sms, elder.phone, "谢谢你们上次来看我，家里都好。")
+    assert status == 200 and reply is not None and reply.startswith("【暖心探访】")
+    forward = session.scalar(
+        select(SmsMessage).where(SmsMessage.template == "elder_message_forward")
+    )
+    contact = region.counties["xq"].workers[0]
+    assert forward is not None and (forward.phone, forward.worker_id) == (contact.phone, contact.id)
+    assert forward.params == {"elder_code": elder.code, "text": "谢谢你们上次来看我，家里都好。"}
+    assert forward.status == "queued" and forward.elder_id is None
+    assert session.scalar(select(OutboxItem).where(OutboxItem.message_id == forward.id))
+    answer = session.scalar(select(SmsMessage).where(SmsMessage.template == "elder_ack"))
+    assert answer is not None and answer.status == "sent" and answer.body == reply
+    # a digit with no question open is an ordinary message: its words are forwarded too,
+    # a bare digit says nothing to forward
+    _signed(sms, elder.phone, "好的，1")
+    _signed(sms, elder.phone, "1")
+    forwards = session.scalars(
+        select(SmsMessage.params)
+        .where(SmsMessage.template == "elder_message_forward")
+        .order_by(SmsMessage.id)
+    ).all()
+    assert [f["text"] for f in forwards if f] == ["谢谢你们上次来看我，家里都好。", "好的"]
+
+
+def test_an_elders_digit_after_a_visit_rates_it(sms: FlaskClient, session: Session) -> None:
+    _, visit = _region(session)
+    elder = visit.elder
+    _asked(session, elder, "rating", visit)
+    status, reply = _signed(sms, elder.phone, "５")
+    assert status == 200 and reply is not None and "5" in reply
+    session.expire_all()
+    rated = session.get(Visit, visit.id)
+    assert rated is not None and rated.rating == 5 and rated.rated_at is not None
+    inbound = session.scalar(select(SmsMessage).where(SmsMessage.direction == "in"))
+    assert inbound is not None and inbound.visit_id == visit.id
+    assert session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
+def test_a_wellness_fine_opens_nothing(sms: FlaskClient, session: Session) -> None:
+    _, visit = _region(session)
+    _asked(session, visit.elder, "wellness")
+    status, reply = _signed(sms, visit.elder.phone, "好的，1")
+    assert status == 200 and reply is not None
+    assert session.scalar(select(func.count()).select_from(Case)) == 0
+    assert session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
+def test_a_couple_sharing_a_phone_answers_as_the_one_last_asked(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, _ = _region(session)
+    first, second = region.counties["xq"].elders[0], region.counties["xq"].elders[1]
+    second.phone = first.phone
+    session.commit()
+    _asked(session, second, "wellness")
+    status, reply = _signed(sms, first.phone, "2")
+    assert status == 200 and reply is not None
+    case = session.scalar(select(Case))
+    assert case is not None and (case.kind, case.elder_id) == ("help", second.id)
+    inbound = session.scalar(select(SmsMessage).where(SmsMessage.direction == "in"))
+    assert inbound is not None and inbound.elder_id == second.id
+
+
+def test_miss_then_done_typed_with_its_mood_then_help(sms: FlaskClient, session: Session) -> None:
+    region, visit = _region(session)
+    worker = region.counties["xq"].workers[0]
+    code = visit.elder.code
+    status, missed = _signed(sms, worker.phone, f"未见 {code} 家里没人")
+    assert status == 200 and missed is not None and code in missed
+    session.expire_all()
+    assert session.get(Visit, visit.id).status == "planned"  # type: ignore[union-attr]
+    # the code and the mood with no space between them (完成K9MX4)
+    status, done = _signed(sms, worker.phone, f"完成{code}4")
+    assert status == 200 and done is not None and code in done
+    session.expire_all()
+    assert session.get(Visit, visit.id).status == "done"  # type: ignore[union-attr]
+    checkins = session.scalars(select(CheckIn).order_by(CheckIn.id)).all()
+    assert [(c.outcome, c.mood, c.note) for c in checkins] == [
+        ("not_home", None, "家里没人"),
+        ("seen", 4, None),
+    ]
+    _, again = _signed(sms, worker.phone, f"完成 {code} 5")
+    assert again is not None and code in again  # no open visit left for that elder
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == 2
+    status, helped = _signed(sms, worker.phone, f"求助 {code} 老人家里漏水")
+    assert status == 200 and helped is not None and code in helped
+    case = session.scalar(select(Case))
+    assert case is not None and (case.kind, case.elder_id) == ("help", visit.elder_id)
+    assert str(case.id) in helped
+    # an elder the worker has nothing to do with
+    stranger = region.counties["jf"].elders[0]
+    _, refused = _signed(sms, worker.phone, f"求助 {stranger.code} 漏水")
+    assert refused is not None and stranger.code in refused
+    assert session.scalar(select(func.count()).select_from(Case)) == 1
