@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from server.db import utcnow
+from server.db import Base, utcnow
 from server.models import OutboxItem, SmsMessage
 
 
@@ -50,3 +52,43 @@ def enqueue(
     session.flush()
     session.add(OutboxItem(message_id=message.id, urgent=urgent, not_before=not_before or utcnow()))
     return message
+
+
+def enqueue_row(
+    connection: Connection,
+    *,
+    phone: str,
+    template: str,
+    params: dict[str, Any],
+    locale: str,
+    worker_id: int | None = None,
+    elder_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """`enqueue` for a hot path: the same two rows written with two INSERTs on `connection`
+    (the session's, in its transaction), no ORM objects; returns the message id."""
+    now = now or utcnow()
+    message_id = connection.scalar(
+        _INSERT_MESSAGE,
+        {
+            "created_at": now,
+            "direction": "out",
+            "phone": phone,
+            "template": template,
+            "params": params,
+            "locale": locale,
+            "status": "queued",
+            "worker_id": worker_id,
+            "elder_id": elder_id,
+        },
+    )
+    assert message_id is not None
+    connection.execute(
+        _INSERT_ITEM, {"message_id": message_id, "urgent": False, "not_before": utcnow()}
+    )
+    return int(message_id)
+
+
+_messages = Base.metadata.tables[SmsMessage.__tablename__]
+_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+_INSERT_ITEM = insert(Base.metadata.tables[OutboxItem.__tablename__])

@@ -13,18 +13,20 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from server.db import Base, UTCDateTime
 from server.models import Elder, SmsMessage, Visit, Worker
 from server.services.checkins import CheckInInput, record_checkin
 from server.services.crisis import detect_crisis
 from server.services.followups import after_checkin
 from server.services.months import current_month
-from server.services.outbox import enqueue
+from server.services.outbox import enqueue, enqueue_row
 from server.services.phones import PhoneError, is_short_code, normalize_phone
 from server.services.rules import RuleSet
-from server.services.signals import signal
+from server.services.signals import SignalResult, signal
 from server.services.sms.grammar import (
     DigitReply,
     Done,
@@ -90,6 +92,146 @@ class InboundResult:
     handled_as: str = ""
 
 
+@dataclass(frozen=True)
+class _WorkerRow:
+    """The sender as a worker: what the common paths need, without loading the ORM object."""
+
+    id: int
+    locale: str
+
+
+@dataclass(frozen=True)
+class _ElderRow:
+    """The sender as an elder, with their primary contact (for forwarding)."""
+
+    id: int
+    code: str
+    locale: str
+    contact_id: int | None
+    contact_phone: str | None
+    contact_locale: str | None
+    contact_active: bool | None
+
+
+@dataclass(frozen=True)
+class _CodeRow:
+    """An elder named by code in a worker's command, with the worker's first open visit to
+    them this month (None when there is none)."""
+
+    id: int
+    code: str
+    primary_contact_id: int | None
+    secondary_contact_id: int | None
+    visit_id: int | None
+
+
+# --- statements -----------------------------------------------------------------------------
+# Built once: the common paths run them on the session's connection (Core: no ORM objects,
+# no statement construction and a cache hit in SQLAlchemy's compiled cache on every request).
+
+_workers = Base.metadata.tables[Worker.__tablename__]
+_elders = Base.metadata.tables[Elder.__tablename__]
+_visits = Base.metadata.tables[Visit.__tablename__]
+_messages = Base.metadata.tables[SmsMessage.__tablename__]
+_contact = _workers.alias("contact")
+
+_WORKER_BY_PHONE = select(_workers.c.id, _workers.c.locale).where(
+    _workers.c.phone == bindparam("phone"), _workers.c.active.is_(True)
+)
+_ELDERS_BY_PHONE = (
+    select(
+        _elders.c.id,
+        _elders.c.code,
+        _elders.c.locale,
+        _contact.c.id,
+        _contact.c.phone,
+        _contact.c.locale,
+        _contact.c.active,
+    )
+    .select_from(_elders.outerjoin(_contact, _contact.c.id == _elders.c.primary_contact_id))
+    .where(_elders.c.phone == bindparam("phone"), _elders.c.status == "active")
+    .order_by(_elders.c.id)
+)
+# The inbound message, once per MessageSid: INSERT .. ON CONFLICT DO NOTHING RETURNING, the
+# same statement on PostgreSQL and SQLite. Written as text because SQLAlchemy 2.0 does not
+# cache dialect-specific INSERT .. ON CONFLICT constructs and would compile it every time.
+_STORE_ONCE = (
+    text(
+        "INSERT INTO sms_messages"
+        " (direction, phone, body, provider_sid, status, worker_id, elder_id, created_at,"
+        " status_at)"
+        " VALUES ('in', :phone, :body, :sid, 'received', :worker_id, :elder_id, :now, :now)"
+        " ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()))
+    .columns(id=Integer)
+)
+_OPEN_CODES = (
+    select(_elders.c.code)
+    .join(_visits, _visits.c.elder_id == _elders.c.id)
+    .where(
+        _visits.c.worker_id == bindparam("worker_id"),
+        _visits.c.month == bindparam("month"),
+        _visits.c.status == "planned",
+    )
+    .order_by(_visits.c.due_date, _visits.c.id)
+)
+_OPEN_COUNT = (
+    select(func.count())
+    .select_from(_visits)
+    .where(
+        _visits.c.worker_id == bindparam("worker_id"),
+        _visits.c.month == bindparam("month"),
+        _visits.c.status == "planned",
+    )
+)
+_FIRST_OPEN_VISIT = (
+    select(_visits.c.id)
+    .where(
+        _visits.c.worker_id == bindparam("worker_id"),
+        _visits.c.month == bindparam("month"),
+        _visits.c.status == "planned",
+        _visits.c.elder_id == _elders.c.id,
+    )
+    .order_by(_visits.c.due_date, _visits.c.id)
+    .limit(1)
+    .correlate(_elders)
+    .scalar_subquery()
+)
+_ELDER_BY_CODE = select(
+    _elders.c.id,
+    _elders.c.code,
+    _elders.c.primary_contact_id,
+    _elders.c.secondary_contact_id,
+    _FIRST_OPEN_VISIT,
+).where(_elders.c.code == bindparam("code"))
+_LAST_QUESTION = (
+    select(
+        _messages.c.id,
+        _messages.c.question,
+        _messages.c.visit_id,
+        _messages.c.sent_at,
+        _messages.c.created_at,
+    )
+    .where(
+        _messages.c.direction == "out",
+        _messages.c.elder_id == bindparam("elder_id"),
+        _messages.c.question.is_not(None),
+        _messages.c.status.not_in(("queued", "held", "canceled", "failed")),
+    )
+    .order_by(_messages.c.created_at.desc(), _messages.c.id.desc())
+    .limit(1)
+)
+_INSERT_MESSAGE = insert(_messages)
+
+
+def _connection(session: Session) -> Connection:
+    """The session's connection, with any pending ORM change flushed first (what an ORM query
+    would do by itself), so the Core statements below see everything done so far."""
+    session.flush()
+    return session.connection()
+
+
 def handle_inbound(
     session: Session,
     ctx: InboundContext,
@@ -105,13 +247,14 @@ def handle_inbound(
     except PhoneError:
         phone = sender.strip()[:32] or "unknown"
     short_code = is_short_code(sender)
-    worker = (
-        None
-        if short_code
-        else session.scalar(select(Worker).where(Worker.phone == phone, Worker.active.is_(True)))
-    )
-    elders = [] if short_code else _elders_with_phone(session, phone)
-    elder = _elder_addressed(session, elders, now) if elders else None
+    worker: _WorkerRow | None = None
+    elders: list[_ElderRow] = []
+    if not short_code:
+        conn = _connection(session)
+        found = conn.execute(_WORKER_BY_PHONE, {"phone": phone}).first()
+        worker = _WorkerRow(found.id, found.locale) if found is not None else None
+        elders = [_ElderRow(*row) for row in conn.execute(_ELDERS_BY_PHONE, {"phone": phone})]
+    elder = _elder_addressed(session, elders) if elders else None
     message_id = _store(session, phone, body or "", sid, worker, elder, now)
     if message_id is None:
         # A MessageSid seen before (a retry, or a concurrent replay that got there first).
@@ -158,21 +301,22 @@ def _answer(
     text = ctx.templates.render(
         reply.template, reply.locale, reply.params, signature=ctx.signature, tz=ctx.tz
     )
-    session.execute(
-        insert(SmsMessage).values(
-            direction="out",
-            phone=message.phone,
-            worker_id=message.worker_id,
-            elder_id=message.elder_id,
-            template=reply.template,
-            params=reply.params,
-            locale=reply.locale,
-            body=text,
-            status="sent",  # handed to the provider in the webhook's TwiML answer
-            created_at=now,
-            sent_at=now,
-            in_reply_to_id=message.id,
-        )
+    _connection(session).execute(
+        _INSERT_MESSAGE,
+        {
+            "direction": "out",
+            "phone": message.phone,
+            "worker_id": message.worker_id,
+            "elder_id": message.elder_id,
+            "template": reply.template,
+            "params": reply.params,
+            "locale": reply.locale,
+            "body": text,
+            "status": "sent",  # handed to the provider in the webhook's TwiML answer
+            "created_at": now,
+            "sent_at": now,
+            "in_reply_to_id": message.id,
+        },
     )
     return InboundResult(message, text, handled_as=kind)
 
@@ -193,8 +337,8 @@ def _store(
     phone: str,
     body: str,
     sid: str | None,
-    worker: Worker | None,
-    elder: Elder | None,
+    worker: _WorkerRow | None,
+    elder: _ElderRow | None,
     now: datetime,
 ) -> int | None:
     """Insert the inbound message; None when its MessageSid is already stored.
@@ -202,44 +346,37 @@ def _store(
     One statement (INSERT .. ON CONFLICT DO NOTHING RETURNING): concurrent replays of one
     MessageSid wait for each other in the database and exactly one of them goes on.
     """
-    values = {
-        "direction": "in",
+    conn = _connection(session)
+    worker_id = worker.id if worker else None
+    elder_id = elder.id if elder else None
+    if not sid or conn.dialect.name not in ("postgresql", "sqlite"):
+        values = {
+            "direction": "in",
+            "phone": phone,
+            "body": body,
+            "provider_sid": sid,
+            "status": "received",
+            "worker_id": worker_id,
+            "elder_id": elder_id,
+            "created_at": now,
+            "status_at": now,
+        }
+        return conn.scalar(_INSERT_MESSAGE.returning(_messages.c.id), values)
+    params = {
         "phone": phone,
         "body": body,
-        "provider_sid": sid,
-        "status": "received",
-        "worker_id": worker.id if worker else None,
-        "elder_id": elder.id if elder else None,
-        "created_at": now,
-        "status_at": now,
+        "sid": sid,
+        "worker_id": worker_id,
+        "elder_id": elder_id,
+        "now": now,
     }
-    dialect = session.get_bind().dialect.name
-    if not sid or dialect not in ("postgresql", "sqlite"):
-        return session.scalar(insert(SmsMessage).values(**values).returning(SmsMessage.id))
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        upsert(SmsMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["provider_sid"])
-        .returning(SmsMessage.id)
-    )
-    return session.scalar(statement)
+    return conn.scalar(_STORE_ONCE, params)
 
 
 # --- who wrote -----------------------------------------------------------------------------
 
 
-def _elders_with_phone(session: Session, phone: str) -> list[Elder]:
-    return list(
-        session.scalars(
-            select(Elder).where(Elder.phone == phone, Elder.status == "active").order_by(Elder.id)
-        )
-    )
-
-
-def _elder_addressed(session: Session, elders: list[Elder], now: datetime) -> Elder:
+def _elder_addressed(session: Session, elders: list[_ElderRow]) -> _ElderRow:
     """Of elders sharing a phone (a couple), the one we last asked something."""
     if len(elders) == 1:
         return elders[0]
@@ -256,6 +393,19 @@ def _elder_addressed(session: Session, elders: list[Elder], now: datetime) -> El
     return next((e for e in elders if e.id == last), elders[0])
 
 
+def _orm_elder(session: Session, elder_id: int) -> Elder:
+    """The ORM object of an elder, for the less common paths that change or route them."""
+    found = session.get(Elder, elder_id)
+    assert found is not None  # read in this transaction
+    return found
+
+
+def _orm_worker(session: Session, worker: _WorkerRow) -> Worker:
+    found = session.get(Worker, worker.id)
+    assert found is not None  # read in this transaction
+    return found
+
+
 # --- opt-out and opt-in, before anything else ---------------------------------------------------
 
 
@@ -263,13 +413,14 @@ def _opt(
     session: Session,
     opt: OptOut | OptIn,
     phone: str,
-    worker: Worker | None,
-    elders: list[Elder],
+    worker: _WorkerRow | None,
+    elders: list[_ElderRow],
     now: datetime,
 ) -> Reply:
     stop = isinstance(opt, OptOut)
     session.execute(update(Worker).where(Worker.phone == phone).values(sms_opted_out=stop))
-    for elder in elders:
+    for row in elders:
+        elder = _orm_elder(session, row.id)
         was = elder.sms_opted_out
         elder.sms_opted_out = stop
         elder.sms_opted_out_at = now if stop else None
@@ -292,40 +443,35 @@ def _opt(
 # --- workers ----------------------------------------------------------------------------------
 
 
-def _elder_by_code(session: Session, code: str) -> Elder | None:
-    return session.scalar(select(Elder).where(Elder.code == code.upper()))
+def _elder_by_code(session: Session, code: str, worker_id: int, month: str) -> _CodeRow | None:
+    row = (
+        _connection(session)
+        .execute(_ELDER_BY_CODE, {"code": code.upper(), "worker_id": worker_id, "month": month})
+        .first()
+    )
+    return _CodeRow(*row) if row is not None else None
 
 
-def _open_codes(session: Session, worker: Worker, month: str) -> list[str]:
+def _open_codes(session: Session, worker: _WorkerRow, month: str) -> list[str]:
     """The codes of the elders the worker still owes a visit this month, soonest due first."""
     codes: list[str] = []
-    for code in session.scalars(
-        select(Elder.code)
-        .join(Visit, Visit.elder_id == Elder.id)
-        .where(Visit.worker_id == worker.id, Visit.month == month, Visit.status == "planned")
-        .order_by(Visit.due_date, Visit.id)
-    ):
+    rows = _connection(session).execute(_OPEN_CODES, {"worker_id": worker.id, "month": month})
+    for (code,) in rows:
         if code not in codes:
             codes.append(code)
     return codes
 
 
-def _open_count(session: Session, worker: Worker, month: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Visit)
-            .where(Visit.worker_id == worker.id, Visit.month == month, Visit.status == "planned")
-        )
-        or 0
-    )
+def _open_count(session: Session, worker: _WorkerRow, month: str) -> int:
+    count = _connection(session).scalar(_OPEN_COUNT, {"worker_id": worker.id, "month": month})
+    return int(count or 0)
 
 
 def _worker(
     session: Session,
     ctx: InboundContext,
     message: InboundMessage,
-    worker: Worker,
+    worker: _WorkerRow,
     body: str,
     now: datetime,
 ) -> Reply:
@@ -338,25 +484,16 @@ def _worker(
         codes = _open_codes(session, worker, month)
         return Reply("worker_list_reply", worker.locale, {"count": len(codes), "codes": codes})
     if isinstance(parsed, Done | Miss):
-        elder = _elder_by_code(session, parsed.code)
+        elder = _elder_by_code(session, parsed.code, worker.id, month)
         if elder is None and isinstance(parsed, Done):
             alternative = parsed.alternative()
-            if alternative is not None and _elder_by_code(session, alternative.code) is not None:
-                parsed = alternative
-                elder = _elder_by_code(session, parsed.code)
+            if alternative is not None:
+                elder = _elder_by_code(session, alternative.code, worker.id, month)
+                if elder is not None:
+                    parsed = alternative
         if elder is None:
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
-        visit = session.scalar(
-            select(Visit)
-            .where(
-                Visit.worker_id == worker.id,
-                Visit.month == month,
-                Visit.status == "planned",
-                Visit.elder_id == elder.id,
-            )
-            .order_by(Visit.due_date, Visit.id)
-            .limit(1)
-        )
+        visit = session.get(Visit, elder.visit_id) if elder.visit_id is not None else None
         if visit is None:
             return Reply(usage, worker.locale, {"problem": "no_open_visit", "got": elder.code})
         done = isinstance(parsed, Done)
@@ -367,9 +504,10 @@ def _worker(
             mood=parsed.mood if isinstance(parsed, Done) else None,
             note=(parsed.note if isinstance(parsed, Done) else parsed.reason) or None,
         )
-        checkin, created = record_checkin(session, visit, worker, data, "sms", ctx.tz, now)
+        person = _orm_worker(session, worker)
+        checkin, created = record_checkin(session, visit, person, data, "sms", ctx.tz, now)
         if created:
-            after_checkin(session, visit, checkin, worker, now, rules=ctx.rules, tz=ctx.tz)
+            after_checkin(session, visit, checkin, person, now, rules=ctx.rules, tz=ctx.tz)
         remaining = _open_count(session, worker, month)
         return Reply(
             "worker_checkin_ack",
@@ -381,12 +519,12 @@ def _worker(
             },
         )
     if isinstance(parsed, Help):
-        elder = _elder_by_code(session, parsed.code)
+        elder = _elder_by_code(session, parsed.code, worker.id, month)
         if elder is None or not _related(session, worker, elder):
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
         text = tidy(parsed.text)
         result = signal(
-            session, ctx.rules, "worker_help", elder,
+            session, ctx.rules, "worker_help", _orm_elder(session, elder.id),
             {"crisis_words": bool(text and detect_crisis(text) is not None)},
             tz=ctx.tz, now=now, actor_id=worker.id, note=text or None,
             data={"sms_id": message.id},
@@ -401,7 +539,7 @@ def _worker(
     return Reply(usage, worker.locale, {"problem": "unknown_command", "got": ""})
 
 
-def _related(session: Session, worker: Worker, elder: Elder) -> bool:
+def _related(session: Session, worker: _WorkerRow, elder: _CodeRow) -> bool:
     """A worker may raise help for elders they are a contact for or hold a visit of."""
     if worker.id in (elder.primary_contact_id, elder.secondary_contact_id):
         return True
@@ -417,18 +555,37 @@ def _related(session: Session, worker: Worker, elder: Elder) -> bool:
 # --- elders -----------------------------------------------------------------------------------
 
 
+def _signal(
+    session: Session,
+    ctx: InboundContext,
+    trigger: str,
+    elder: _ElderRow,
+    facts: dict[str, Any],
+    *,
+    now: datetime,
+    data: dict[str, Any],
+) -> SignalResult:
+    """`signal` for the sender, loading the elder's ORM object only when a rule applies."""
+    if not ctx.rules.matching(trigger, facts):
+        return SignalResult()
+    return signal(
+        session, ctx.rules, trigger, _orm_elder(session, elder.id), facts,
+        tz=ctx.tz, now=now, data=data,
+    )  # fmt: skip
+
+
 def _elder(
     session: Session,
     ctx: InboundContext,
     message: InboundMessage,
-    elder: Elder,
+    elder: _ElderRow,
     body: str,
     now: datetime,
 ) -> tuple[Reply | None, str]:
     if detect_crisis(body) is not None:
-        signal(
-            session, ctx.rules, "elder_reply", elder, {"crisis_words": True},
-            tz=ctx.tz, now=now, data={"sms_id": message.id},
+        _signal(
+            session, ctx, "elder_reply", elder, {"crisis_words": True},
+            now=now, data={"sms_id": message.id},
         )  # fmt: skip
         return Reply("elder_crisis_reply", elder.locale, {"hotline": ctx.hotline}), "crisis"
     parsed = parse_elder(body)
@@ -439,47 +596,46 @@ def _elder(
             if answered is not None:
                 return answered
     text = parsed.text if isinstance(parsed, DigitReply | FreeText) else body
-    contact = elder.primary_contact
-    if contact is not None and contact.active and text.strip():
-        enqueue(
-            session,
-            phone=contact.phone,
+    if elder.contact_id is not None and elder.contact_active and text.strip():
+        assert elder.contact_phone is not None and elder.contact_locale is not None
+        enqueue_row(
+            _connection(session),
+            phone=elder.contact_phone,
             template="elder_message_forward",
             params={"elder_code": elder.code, "text": tidy(text)},
-            locale=contact.locale,
-            worker_id=contact.id,
+            locale=elder.contact_locale,
+            worker_id=elder.contact_id,
             elder_id=None,
             now=now,
         )
     return Reply("elder_ack", elder.locale), "forwarded"
 
 
-def _last_question(session: Session, elder: Elder, now: datetime) -> SmsMessage | None:
-    question = session.scalar(
-        select(SmsMessage)
-        .where(
-            SmsMessage.direction == "out",
-            SmsMessage.elder_id == elder.id,
-            SmsMessage.question.is_not(None),
-            SmsMessage.status.not_in(("queued", "held", "canceled", "failed")),
-        )
-        .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
-        .limit(1)
-    )
-    if question is None or question.question not in QUESTION_MAX_AGE:
+@dataclass(frozen=True)
+class _Question:
+    """The last question sent to an elder, still open."""
+
+    id: int
+    question: str
+    visit_id: int | None
+
+
+def _last_question(session: Session, elder: _ElderRow, now: datetime) -> _Question | None:
+    row = _connection(session).execute(_LAST_QUESTION, {"elder_id": elder.id}).first()
+    if row is None or row.question not in QUESTION_MAX_AGE:
         return None
-    sent = question.sent_at or question.created_at
-    if now - sent > QUESTION_MAX_AGE[question.question]:
+    sent = row.sent_at or row.created_at
+    if now - sent > QUESTION_MAX_AGE[row.question]:
         return None
-    return question
+    return _Question(row.id, row.question, row.visit_id)
 
 
 def _answer_question(
     session: Session,
     ctx: InboundContext,
     message: InboundMessage,
-    elder: Elder,
-    question: SmsMessage,
+    elder: _ElderRow,
+    question: _Question,
     n: int,
     now: datetime,
 ) -> tuple[Reply, str] | None:
@@ -495,10 +651,10 @@ def _answer_question(
         return Reply("elder_rating_thanks", elder.locale, {"rating": n}), "rating"
     if question.question == "wellness" and n in (1, 2, 3):
         # The rules decide what 2 and 3 open; the answer to the elder follows the digit.
-        signal(
-            session, ctx.rules, "elder_reply", elder,
+        _signal(
+            session, ctx, "elder_reply", elder,
             {"question": "wellness", "answer": n, "crisis_words": False},
-            tz=ctx.tz, now=now, data={"sms_id": message.id, "answer": n},
+            now=now, data={"sms_id": message.id, "answer": n},
         )  # fmt: skip
         if n == 1:
             return Reply("elder_ack", elder.locale), "wellness_fine"
