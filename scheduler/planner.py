@@ -596,11 +596,15 @@ def _solve(
     n_workers: int,
     last_resort: IntArray,
     last_resort_cost: int,
+    covered: BoolArray | None = None,
 ) -> tuple[IntArray, dict[str, float]]:
     """Min-cost flow over the feasible entries; the candidate pair per visit, -1 unplaced.
 
     `last_resort[v]` is a worker who may keep visit v only if nobody else can take it (a
     holder whose leave covers the due date): their arc costs `last_resort_cost` more.
+    `covered[e]` says elder e already has a visit this month (kept, done, or placed by an
+    earlier pass); under shortage an elder who has none gets a first visit before anyone's
+    second or later one is placed (the promise is a 100% monthly visit rate).
     """
     t0 = time.perf_counter()
     n = len(visits)
@@ -666,19 +670,55 @@ def _solve(
         # again with an "unplaced" arc per node, priced above any augmenting path (it
         # crosses each worker at most once), so the most visits are still placed and the
         # cost is the least among plans that place that many.
+        #
+        # Coverage first: the unplaced visits of an elder with no visit this month leave
+        # through one node per such elder, whose last unit (the elder left with no visit at
+        # all) costs more than any exchange of one placed visit for another, so the solver
+        # places every first visit it can before any second one. A cycle of the residual
+        # graph crosses the sink once, so it trades at most one unplaced visit for one
+        # uncovered elder, and twice the unplaced price outweighs the rest of it.
         unplaced_cost = (len(used) + 2) * max(int(arc_cost.max(initial=1)), 1) + 1
+        group_elder = e_sorted[starts]
+        bare = ~covered[group_elder] if covered is not None else np.zeros(n_groups, dtype=bool)
+        bare_elders, bare_of_group = np.unique(group_elder[bare], return_inverse=True)
+        n_bare = len(bare_elders)
+        bare_node = n_nodes + np.arange(n_bare)
+        unplaced_head = np.full(n_groups, sink, dtype=np.int64)
+        unplaced_head[bare] = bare_node[bare_of_group]
+        bare_size = np.bincount(bare_of_group, weights=size[bare], minlength=n_bare).astype(
+            np.int64
+        )
+        uncovered_cost = 2 * unplaced_cost + 1
         flow = min_cost_flow.SimpleMinCostFlow()
         flow.add_arcs_with_capacity_and_unit_cost(
-            np.concatenate((arc_group, node_of_worker[used], np.arange(n_groups))).astype(np.int32),
             np.concatenate(
-                (node_of_worker[arc_worker], np.full(len(used) + n_groups, sink))
+                (arc_group, node_of_worker[used], np.arange(n_groups), bare_node, bare_node)
             ).astype(np.int32),
-            np.concatenate((size[arc_group], room[used], size)),
             np.concatenate(
-                (arc_cost, np.zeros(len(used), dtype=np.int64), np.full(n_groups, unplaced_cost))
+                (
+                    node_of_worker[arc_worker],
+                    np.full(len(used), sink),
+                    unplaced_head,
+                    np.full(2 * n_bare, sink),
+                )
+            ).astype(np.int32),
+            np.concatenate(
+                (size[arc_group], room[used], size, bare_size - 1, np.ones(n_bare, dtype=np.int64))
+            ),
+            np.concatenate(
+                (
+                    arc_cost,
+                    np.zeros(len(used), dtype=np.int64),
+                    np.full(n_groups, unplaced_cost),
+                    np.zeros(n_bare, dtype=np.int64),
+                    np.full(n_bare, uncovered_cost),
+                )
             ),
         )
-        flow.set_nodes_supplies(np.arange(n_nodes, dtype=np.int32), supplies)
+        flow.set_nodes_supplies(
+            np.arange(n_nodes + n_bare, dtype=np.int32),
+            np.concatenate((supplies, np.zeros(n_bare, dtype=np.int64))),
+        )
         status = flow.solve()
         if status != flow.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed: {status}")
@@ -975,6 +1015,9 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
     # Global solves: when the nearest workers of some elders fill up, add the nearest
     # workers who still have room to those elders' candidates and solve everything again.
     todo = np.arange(n, dtype=np.int64)
+    # elders who already have a visit this month (done, missed or kept with its holder)
+    covered = np.zeros(len(elders), dtype=bool)
+    covered[np.array(fixed.elder, dtype=np.int64)] = True
     pool = active & (room > 0)
     extra_e = extra_w = np.empty(0, dtype=np.int64)
     got = np.empty(0, dtype=np.int64)
@@ -990,7 +1033,7 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         ex = _expand(cands, in_k, todo, p_elder, p_window, free_in_window, p_prev, room)
         stats["candidates_s"] += time.perf_counter() - t0
         got, solve_stats = _solve(
-            cands, ex, todo, p_elder, pair_cost, room, len(workers), p_resort, resort_cost
+            cands, ex, todo, p_elder, pair_cost, room, len(workers), p_resort, resort_cost, covered
         )
         for key, value in solve_stats.items():
             stats[key] += value
@@ -1052,8 +1095,9 @@ def _plan(inp: PlanInput, overdue_only: bool) -> Plan:
         in_k = cands.listed | cands.continuity | (cands.knn_rank < k)
         ex = _expand(cands, in_k, todo, p_elder, p_window, free_in_window, p_prev, room)
         stats["candidates_s"] += time.perf_counter() - t0
+        covered[p_elder[assigned >= 0]] = True
         got, solve_stats = _solve(
-            cands, ex, todo, p_elder, pair_cost, room, len(workers), p_resort, resort_cost
+            cands, ex, todo, p_elder, pair_cost, room, len(workers), p_resort, resort_cost, covered
         )
         for key, value in solve_stats.items():
             stats[key] += value

@@ -472,3 +472,28 @@ def test_a_holder_on_leave_on_the_due_date_keeps_the_visit_if_nobody_else_can() 
     assert plan(
         [elder(10, primary=1)], [worker(1, leave=leave)], stored, today=date(2026, 11, 20)
     ).changes_nothing
+
+
+def test_under_shortage_every_elder_gets_a_first_visit_before_anyone_gets_a_second() -> None:
+    # The promise is a 100% monthly visit rate: with room for two visits and two elders, a
+    # nearer high-tier elder must not take both while a farther one is left with none.
+    workers = [worker(1, capacity=2)]
+    elders = [elder(10, "high", primary=1), elder(11, "standard", primary=1, east_km=5)]
+    result = plan(elders, workers)
+    assert Counter(v.elder_id for v in result.visits) == {10: 1, 11: 1}
+    assert sorted(u.seq for u in result.unassigned if u.elder_id == 10) == [2, 3, 4]
+
+
+def test_under_shortage_first_visits_win_across_workers_and_tiers() -> None:
+    # Worker 1 could serve elder 12 (its secondary) if it left elder 10's extra visits to
+    # nobody; the shortage must fall on second and later visits, not on anyone's only one.
+    workers = [worker(1, capacity=4), worker(2, capacity=1, east_km=1)]
+    elders = [
+        elder(10, "high", primary=1),
+        elder(11, "elevated", primary=2, secondary=1, east_km=1),
+        elder(12, "standard", primary=2, secondary=1, east_km=1.2),
+    ]
+    result = plan(elders, workers)
+    visited = Counter(v.elder_id for v in result.visits)
+    assert set(visited) == {10, 11, 12}
+    assert sum(visited.values()) == 5
