@@ -4,7 +4,7 @@ transaction (the CLI command or the scheduler job commits once)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ from scheduler.store import (
 )
 from server.models import Elder, Visit, Worker, WorkerLeave
 
+LISTED = 100  # unassigned visits and notices listed by `tanfang plan --json`
+
 
 @dataclass
 class PlanRun:
@@ -31,6 +33,24 @@ class PlanRun:
     load_s: float
     solve_s: float
     dry_run: bool
+    # elder id -> (external_id, code), for the elders the summary lists
+    elder_refs: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def elder_label(self, elder_id: int) -> str:
+        """How a person reading the output knows the elder: external id and short code."""
+        external_id, code = self.elder_refs.get(elder_id, (f"#{elder_id}", ""))
+        return f"{external_id} ({code})" if code else external_id
+
+    def _listed(self, elder_id: int, seq: int, reason: str, detail: str) -> dict[str, Any]:
+        external_id, code = self.elder_refs.get(elder_id, (None, None))
+        return {
+            "elder_id": elder_id,
+            "elder_external_id": external_id,
+            "elder_code": code,
+            "seq": seq,
+            "reason": reason,
+            "detail": detail,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of `tanfang plan --json` (SPEC section 6, plus what changed)."""
@@ -43,12 +63,11 @@ class PlanRun:
             "cancelled": len(self.plan.cancelled),
         }
         data["unassigned_visits"] = [
-            {"elder_id": u.elder_id, "seq": u.seq, "reason": u.reason, "detail": u.detail}
-            for u in self.plan.unassigned[:100]
+            self._listed(u.elder_id, u.seq, u.reason, u.detail)
+            for u in self.plan.unassigned[:LISTED]
         ]
         data["notices"] = [
-            {"elder_id": n.elder_id, "seq": n.seq, "reason": n.reason, "detail": n.detail}
-            for n in self.plan.notices[:100]
+            self._listed(n.elder_id, n.seq, n.reason, n.detail) for n in self.plan.notices[:LISTED]
         ]
         lb = self.plan.lower_bound
         data["gap"] = round((self.plan.cost - lb) / lb, 6) if lb > 0 else 0.0
@@ -82,7 +101,19 @@ def run_plan(
     persisted = None
     if not dry_run and not plan.changes_nothing:
         persisted = persist_plan(session, plan, by_worker_id=by_worker_id, now=now)
-    return PlanRun(plan, persisted, loaded - started, solved - loaded, dry_run)
+    listed = {u.elder_id for u in plan.unassigned[:LISTED]}
+    listed |= {n.elder_id for n in plan.notices[:LISTED]}
+    refs = (
+        {
+            elder_id: (external_id, code)
+            for elder_id, external_id, code in session.execute(
+                select(Elder.id, Elder.external_id, Elder.code).where(Elder.id.in_(listed))
+            ).tuples()
+        }
+        if listed
+        else {}
+    )
+    return PlanRun(plan, persisted, loaded - started, solved - loaded, dry_run, refs)
 
 
 def fingerprint(session: Session, month: str, today: date) -> tuple[Any, ...]:

@@ -72,7 +72,8 @@ def plan_command(month: str | None, dry_run: bool, as_json: bool) -> None:
         f" cost {s.cost} (lower bound {s.lower_bound})"
     )
     for u in run.plan.unassigned[:20]:
-        click.echo(f"unassigned: elder #{u.elder_id} visit {u.seq}: {u.detail}", err=True)
+        label = run.elder_label(u.elder_id)
+        click.echo(f"unassigned: elder {label} visit {u.seq}: {u.detail}", err=True)
     if len(run.plan.unassigned) > 20:
         click.echo(f"... and {len(run.plan.unassigned) - 20} more unassigned", err=True)
 

@@ -90,3 +90,27 @@ def test_dry_run_changes_nothing(cli: Cli, session: Session) -> None:
 def test_bad_month_is_misuse(cli: Cli) -> None:
     assert cli("plan", "--month", "2026-13").exit_code == 2
     assert cli("export", "visits", "--month", "12/2026").exit_code == 2
+
+
+def test_unassigned_visits_name_the_elder_as_the_import_and_the_export_do(
+    cli: Cli, session: Session
+) -> None:
+    region = build_region(session)
+    for county in region.counties.values():
+        for worker in county.workers:
+            worker.monthly_capacity = 1
+    region.counties["xq"].elders[0].risk_tier = "high"
+    session.commit()
+    result = _plan(cli)
+    assert result["unassigned"] == 7  # 11 visits owed, room for 4
+    listed = result["unassigned_visits"]
+    assert isinstance(listed, list) and len(listed) == 7
+    elders = {e.external_id: e.code for c in region.counties.values() for e in c.elders}
+    for item in listed:
+        assert elders[item["elder_external_id"]] == item["elder_code"]
+
+    text = cli("plan", "--month", MONTH, "--dry-run")
+    assert text.exit_code == 0, text.output
+    lines = [line for line in text.stderr.splitlines() if line.startswith("unassigned:")]
+    assert len(lines) == 7
+    assert all("#" not in line and " E-" in line for line in lines), lines
