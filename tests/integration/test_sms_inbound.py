@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -366,3 +367,23 @@ def test_miss_then_done_typed_with_its_mood_then_help(sms: FlaskClient, session:
     _, refused = _signed(sms, worker.phone, f"求助 {stranger.code} 漏水")
     assert refused is not None and stranger.code in refused
     assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_the_check_in_ack_counts_what_it_says_it_counts(sms: FlaskClient, session: Session) -> None:
+    # LIST counts households (户); the DONE reply must not call a count of visits households:
+    # a high-tier elder owes four visits a month, which is still one household.
+    region = build_region(session)
+    county = region.counties["xq"]
+    worker = county.workers[0]
+    month = current_month(Config().tz)
+    for seq in (1, 2, 3):
+        make_visit(session, county.elders[0], worker, month, seq=seq)
+    make_visit(session, county.elders[2], worker, month)
+    session.commit()
+    status, listed = _signed(sms, worker.phone, "任务")
+    assert status == 200 and listed is not None and "2户" in listed
+    status, reply = _signed(sms, worker.phone, f"完成 {county.elders[0].code} 4")
+    assert status == 200 and reply is not None
+    count = re.search(r"还有(\d+)(户|次)", reply)
+    assert count is not None, reply
+    assert (int(count[1]), count[2]) in {(2, "户"), (3, "次")}, reply
