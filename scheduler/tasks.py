@@ -95,7 +95,9 @@ def wellness_checks(rt: Runtime, now: datetime) -> None:
 def escalation_sweep(rt: Runtime, now: datetime) -> None:
     """Cases past their acknowledgement deadline go up a level."""
     with transaction(rt.sessions) as session:
-        cases = escalate_overdue(session, rt.rules.by_kind, now)
+        cases = escalate_overdue(
+            session, rt.rules.by_kind, now, today=local_today(rt.config.tz, now)
+        )
     if cases:
         log.info("escalation_sweep: %d cases escalated", len(cases))
 

@@ -7,7 +7,7 @@ people told by SMS (no health detail in any text), and a deadline to acknowledge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
-from server.models import Agency, Case, CaseEvent, Elder, Worker
+from server.models import Agency, Case, CaseEvent, Elder, Worker, WorkerLeave
 from server.services.outbox import enqueue
 from server.services.routing import agency_for, agency_staff, supervisors_for
 
@@ -57,8 +57,12 @@ def raise_signal(
     actor_id: int | None = None,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
+    today: date | None = None,
 ) -> CaseOutcome:
-    """Open a case for `elder` per `route`, or add the signal to the open one of that kind."""
+    """Open a case for `elder` per `route`, or add the signal to the open one of that kind.
+
+    `today` (the local date) lets a primary contact on leave hand the case to the secondary.
+    """
     now = now or utcnow()
     key = open_key(elder.id, route.kind)
     existing = session.scalar(select(Case).where(Case.open_key == key))
@@ -84,7 +88,7 @@ def raise_signal(
         rule=route.rule,
         trigger=trigger,
         agency_id=agency.id if agency else None,
-        owner_id=_owner(session, elder, route, agency),
+        owner_id=_owner(session, elder, route, agency, today),
         created_at=now,
         ack_due_at=now + route.ack_within,
         open_key=key,
@@ -96,7 +100,15 @@ def raise_signal(
     except IntegrityError:
         # Another signal opened the same case a moment ago: add to that one instead.
         return raise_signal(
-            session, elder, route, trigger, note=note, actor_id=actor_id, data=data, now=now
+            session,
+            elder,
+            route,
+            trigger,
+            note=note,
+            actor_id=actor_id,
+            data=data,
+            now=now,
+            today=today,
         )
     session.add(
         CaseEvent(
@@ -108,22 +120,59 @@ def raise_signal(
             data={"trigger": trigger, "rule": route.rule, **(data or {})},
         )
     )
-    notified = notify_case(session, case, elder, route.notify, agency, now=now)
+    notified = notify_case(session, case, elder, route.notify, agency, now=now, today=today)
     return CaseOutcome(case, created=True, notified=notified)
 
 
-def _owner(session: Session, elder: Elder, route: Route, agency: Agency | None) -> int | None:
-    """Every case has an owner: agency staff, else the primary contact, else a supervisor."""
+def case_contact(session: Session, elder: Elder, today: date | None = None) -> Worker | None:
+    """The contact who answers for the elder in a case: the primary contact, or the secondary
+    while the primary is deactivated or on leave `today` (the primary still, when the
+    secondary is away too)."""
+    primary, secondary = elder.primary_contact, elder.secondary_contact
+    if primary is not None and primary.active and not _on_leave(session, primary, today):
+        return primary
+    if secondary is not None and secondary.active and not _on_leave(session, secondary, today):
+        return secondary
+    return primary if primary is not None and primary.active else None
+
+
+def _on_leave(session: Session, worker: Worker, today: date | None) -> bool:
+    if today is None:
+        return False
+    return (
+        session.scalar(
+            select(WorkerLeave.id)
+            .where(
+                WorkerLeave.worker_id == worker.id,
+                WorkerLeave.starts_on <= today,
+                WorkerLeave.ends_on >= today,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _owner(
+    session: Session, elder: Elder, route: Route, agency: Agency | None, today: date | None
+) -> int | None:
+    """Every case has an owner: agency staff, else the elder's contact (the secondary while
+    the primary is away), else a supervisor."""
     if agency is not None:
         staff = agency_staff(session, agency)
         if staff:
             return staff[0].id
+    contact = case_contact(session, elder, today)
     prefers_contact = "primary_contact" in route.notify or "supervisor" not in route.notify
+    if prefers_contact and contact is not None:
+        return contact.id
     if prefers_contact and elder.primary_contact_id is not None:
         return elder.primary_contact_id
     supervisors = supervisors_for(session, elder)
     if supervisors:
         return supervisors[0].id
+    if contact is not None:
+        return contact.id
     if elder.primary_contact_id is not None:
         return elder.primary_contact_id
     admin = session.scalar(
@@ -141,8 +190,12 @@ def notify_case(
     *,
     levels_up: int = 0,
     now: datetime | None = None,
+    today: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Queue the case notices for `targets`; returns who was told (ids, no phones)."""
+    """Queue the case notices for `targets`; returns who was told (ids, no phones).
+
+    `primary_contact` means the contact who answers for the elder `today` (`case_contact`).
+    """
     urgent = case.priority == "urgent"
     told: list[dict[str, Any]] = []
     seen_phones: set[str] = set()
@@ -185,9 +238,9 @@ def notify_case(
                     {"worker_id": staff.id, "to": "agency_staff"},
                     base,
                 )
-        elif target == "primary_contact" and elder.primary_contact is not None:
-            contact = elder.primary_contact
-            if contact.active:
+        elif target == "primary_contact":
+            contact = case_contact(session, elder, today)
+            if contact is not None:
                 send(
                     contact.phone,
                     "case_notify_contact",
@@ -213,7 +266,10 @@ MAX_ESCALATIONS = 3
 
 
 def escalate_overdue(
-    session: Session, rules_by_kind: dict[str, Route], now: datetime | None = None
+    session: Session,
+    rules_by_kind: dict[str, Route],
+    now: datetime | None = None,
+    today: date | None = None,
 ) -> list[Case]:
     """Cases nobody acknowledged in time go to the next level: the nearest supervisors first
     (or the next level up when supervisors were told from the start), then one level further
@@ -248,7 +304,7 @@ def escalate_overdue(
             )  # fmt: skip
             told.append({"worker_id": sup.id, "to": "supervisor"})
         agency = session.get(Agency, case.agency_id) if case.agency_id else None
-        told += notify_case(session, case, elder, route.notify, agency, now=now)
+        told += notify_case(session, case, elder, route.notify, agency, now=now, today=today)
         if supervisors:
             case.owner_id = supervisors[0].id
         case.ack_due_at = now + route.ack_within

@@ -60,6 +60,7 @@ def signal(
                     actor_id=actor_id,
                     data=detail,
                     now=now,
+                    today=local_today(tz, now),
                 )
             )
         elif rule.visit_within is not None:

@@ -4,7 +4,7 @@ quiet elders get an extra visit."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from scheduler import tasks
 from server.app import create_app
 from server.config import Config, ConfigError
-from server.models import Case, CaseEvent, CheckIn, SmsMessage, Visit
+from server.models import Case, CaseEvent, CheckIn, SmsMessage, Visit, WorkerLeave
 from server.runtime import Runtime
 from server.services.checkins import CheckInInput, record_checkin
 from server.services.followups import after_checkin
@@ -241,3 +241,41 @@ def test_resolving_a_psychological_support_case_schedules_a_follow_up_visit(
         now=T0 + timedelta(days=9),
     )
     assert again.cases[0].created and again.cases[0].case.id != case.id
+
+
+def test_a_case_for_the_primary_contact_goes_to_the_secondary_while_the_primary_is_on_leave(
+    session: Session,
+) -> None:
+    region = _region(session)
+    county = region.counties["xq"]
+    elder = county.elders[0]
+    primary, secondary = county.workers[0], county.workers[1]
+    assert (elder.primary_contact_id, elder.secondary_contact_id) == (primary.id, secondary.id)
+    session.add(
+        WorkerLeave(worker_id=primary.id, starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 31))
+    )
+    session.commit()
+    rules = load_rules()
+    for trigger, facts in (
+        ("elder_reply", {"question": "wellness", "answer": 2}),  # help, to the contact
+        ("elder_reply", {"crisis_words": True}),  # crisis, to agency, contact and supervisor
+    ):
+        case = signal(session, rules, trigger, elder, facts, tz=TZ, now=T0).cases[0].case
+        session.commit()
+        told = session.scalars(
+            select(SmsMessage.worker_id).where(
+                SmsMessage.case_id == case.id, SmsMessage.template == "case_notify_contact"
+            )
+        ).all()
+        assert told == [secondary.id], case.kind
+        if case.kind == "help":
+            assert case.owner_id == secondary.id
+
+    # back from leave: the primary contact gets the cases again
+    after = T0 + timedelta(days=30)
+    other = county.elders[1]
+    assert other.primary_contact_id == primary.id
+    facts = {"question": "wellness", "answer": 2}
+    case = signal(session, rules, "elder_reply", other, facts, tz=TZ, now=after).cases[0].case
+    session.commit()
+    assert case.owner_id == primary.id
