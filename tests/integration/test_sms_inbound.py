@@ -387,3 +387,26 @@ def test_the_check_in_ack_counts_what_it_says_it_counts(sms: FlaskClient, sessio
     count = re.search(r"还有(\d+)(户|次)", reply)
     assert count is not None, reply
     assert (int(count[1]), count[2]) in {(2, "户"), (3, "次")}, reply
+
+
+def test_done_for_an_elder_whose_visit_someone_else_holds_says_it_is_not_yours(
+    sms: FlaskClient, session: Session
+) -> None:
+    # The elder's visit is open, held by the other contact: "the elder has no open visit"
+    # would tell the worker something false (that it is done, or was never planned).
+    region = build_region(session)
+    county = region.counties["xq"]
+    elder = county.elders[0]
+    holder, other = county.workers[0], county.workers[1]
+    assert elder.secondary_contact_id == other.id
+    make_visit(session, elder, holder, current_month(Config().tz))
+    session.commit()
+    status, reply = _signed(sms, other.phone, f"完成 {elder.code} 4")
+    assert status == 200 and reply is not None
+    assert "您" in reply and elder.code in reply, reply
+    assert "没有待完成的探访" not in reply, reply
+    other.locale = "en"
+    session.commit()
+    status, reply = _signed(sms, other.phone, f"DONE {elder.code} 4")
+    assert status == 200 and reply is not None
+    assert "You have no open visit" in reply and elder.code in reply, reply
