@@ -134,6 +134,15 @@ def test_no_message_names_anything_about_health(templates: TemplateSet) -> None:
         assert not [w for w in HEALTH_WORDS if w.lower() in lowered], (name, locale, body)
 
 
+def test_no_message_says_family_where_it_means_the_community_contact(
+    templates: TemplateSet,
+) -> None:
+    # Cases and opt-outs go to the elder's contact, a grid worker or volunteer, and most of
+    # these elders lost their only child: "we told your family" is false and it hurts.
+    for name, locale, body in _every_render(templates):
+        assert "家人" not in body and "family" not in body.lower(), (name, locale, body)
+
+
 def test_case_notifications_name_the_case_and_the_elder_code_only(
     templates: TemplateSet,
 ) -> None:
