@@ -92,10 +92,12 @@ class CrisisTerms:
 _TRADITIONAL = str.maketrans(
     "殺藥農樓結輕頭沒著麼麽還讓個這說難過邊裡裏開無撐對與會見隨兒們覺絕斷橋車爺帶來後從於盡縊喪墳遺書"
     "準備點氣嗎獨條繩腦煩嚇熱餓凍機黨該夠膩閻給間陰脈劃傷殘錢動飯當樣種兩歲媽孫離陽臺頂塊層軌臥淚憂鬱"
-    "喚託夢圖義絲鬆萬寫養醫願趕劑攢謝別靜淨乾幹脫勁壓敵滅強燒爐湯悶麵聽時為盤歡殼裝燈價賣減產樹鬧",
+    "喚託夢圖義絲鬆萬寫養醫願趕劑攢謝別靜淨乾幹脫勁壓敵滅強燒爐湯悶麵聽時為盤歡殼裝燈價賣減產樹鬧"
+    "牽掛贅團閨輩囑棄堅誰東終應經門關緊進庫壩懸話勸樑擾寧閉嚴縫廢餘負擔連",
     "杀药农楼结轻头没着么么还让个这说难过边里里开无撑对与会见随儿们觉绝断桥车爷带来后从于尽缢丧坟遗书"
     "准备点气吗独条绳脑烦吓热饿冻机党该够腻阎给间阴脉划伤残钱动饭当样种两岁妈孙离阳台顶块层轨卧泪忧郁"
-    "唤托梦图义丝松万写养医愿赶剂攒谢别静净干干脱劲压敌灭强烧炉汤闷面听时为盘欢壳装灯价卖减产树闹",
+    "唤托梦图义丝松万写养医愿赶剂攒谢别静净干干脱劲压敌灭强烧炉汤闷面听时为盘欢壳装灯价卖减产树闹"
+    "牵挂赘团闺辈嘱弃坚谁东终应经门关紧进库坝悬话劝梁扰宁闭严缝废余负担连",
 )
 
 # Contractions spelled out, whether typed with an apostrophe (a separator, so a space by now),
@@ -110,6 +112,10 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"\1 not",
         ),
         (r"\bi ?m\b", "i am"),
+        # spoken forms, so "i dont wanna be here" reads "i do not want to be here"
+        (r"\bwanna\b", "want to"),
+        (r"\bgonna\b", "going to"),
+        (r"\bgotta\b", "got to"),
         (r"\b(i|you|we|they) ?ve\b", r"\1 have"),
         (r"\b(i|you|we|they|he|she|it|that) ll\b", r"\1 will"),
         (r"\b(i|you|we|they|he|she) d\b", r"\1 would"),

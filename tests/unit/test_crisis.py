@@ -130,6 +130,9 @@ def test_everyday_hyperbole_is_not_a_crisis(text: str) -> None:
         "今天是孩子的忌日，很想他",
         "I ran out of my pills, please bring more",
         "I took all my pills today as prescribed",
+        # a refill of sleeping pills is a need (a judgement call, see crisis_terms.toml)
+        "安眠药吃完了，能不能再开点",
+        "Can I get a refill of my sleeping pills?",
         "Today is my son's anniversary, I miss him",
     ],
 )
@@ -154,6 +157,9 @@ def test_needs_and_grief_without_intent_are_not_a_crisis(text: str) -> None:
         "活著沒意思",  # traditional characters
         "我想自殺",
         "想喝農藥",
+        "沒什麼牽掛了",
+        "ｂｕ想活了",  # pinyin and characters mixed
+        "i dont wanna be here no more",  # spoken forms spelled out
         "I WANT TO DIE",
         "Ｉ　ｗａｎｔ　ｔｏ　ｄｉｅ",
         "i want to die!!!",
