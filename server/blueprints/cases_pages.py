@@ -8,7 +8,7 @@ from typing import Any
 
 from babel.lists import format_list
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import LazyString, format_timedelta, get_locale
+from flask_babel import LazyString, format_date, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -43,6 +43,7 @@ EVENT_LABELS: dict[str, LazyString] = {
     "reassigned": _l("Reassigned"),
     "escalated": _l("Escalated"),
     "resolved": _l("Resolved"),
+    "follow_up": _l("Follow-up visit planned"),
 }
 
 TRIGGER_LABELS: dict[str, LazyString] = {
@@ -268,6 +269,12 @@ def _event_details(events: list[CaseEvent]) -> dict[int, str]:
             details[event.id] = (
                 _("from %(old)s to %(new)s", old=old, new=new) if old else _("to %(new)s", new=new)
             )
+        elif event.kind == "follow_up" and isinstance(data.get("due"), str):
+            try:
+                due = date.fromisoformat(data["due"])
+            except ValueError:
+                continue
+            details[event.id] = _("due %(date)s", date=format_date(due))
         elif told := _told(data):
             names = []
             for who in told:
