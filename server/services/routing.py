@@ -35,7 +35,8 @@ def agency_for(session: Session, elder: Elder) -> Agency | None:
 
 def supervisors_for(session: Session, elder: Elder, levels_up: int = 0) -> list[Worker]:
     """Active supervisors over the elder's grid, nearest level first; `levels_up` skips that
-    many of the nearest levels (the next level up for a second escalation)."""
+    many of the nearest levels (the next level up for a second escalation). With no
+    supervisor anywhere above the elder, the active administrators."""
     grid_path = _grid_path(session, elder)
     rows = session.execute(
         select(Worker, Area.path)
@@ -49,7 +50,15 @@ def supervisors_for(session: Session, elder: Elder, levels_up: int = 0) -> list[
             by_depth.setdefault(len(path.split("/")), []).append(worker)
     levels = [by_depth[d] for d in sorted(by_depth, reverse=True)]
     if not levels:
-        return []
+        # Nobody supervises this part of the tree: the administrators stand in, so that an
+        # escalation or a crisis never goes to no one.
+        return list(
+            session.scalars(
+                select(Worker)
+                .where(Worker.role == "admin", Worker.active.is_(True))
+                .order_by(Worker.id)
+            )
+        )
     return levels[min(levels_up, len(levels) - 1)]
 
 

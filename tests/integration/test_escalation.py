@@ -279,3 +279,42 @@ def test_a_case_for_the_primary_contact_goes_to_the_secondary_while_the_primary_
     case = signal(session, rules, "elder_reply", other, facts, tz=TZ, now=after).cases[0].case
     session.commit()
     assert case.owner_id == primary.id
+
+
+def test_with_no_supervisor_over_the_area_an_escalation_reaches_the_administrator(
+    config: Config, session: Session
+) -> None:
+    """An area nobody supervises must not swallow an escalation: the administrator is told
+    and owns the case, and a crisis there reaches them from the start."""
+    region = build_region(session)
+    county = region.counties["xq"]
+    county.supervisor.active = False
+    session.commit()
+    elder = county.elders[0]
+    crisis = signal(
+        session, load_rules(), "elder_reply", elder, {"crisis_words": True}, tz=TZ, now=T0
+    ).cases[0].case
+    session.commit()
+    told = session.scalars(
+        select(SmsMessage.worker_id).where(SmsMessage.template == "case_notify_supervisor")
+    ).all()
+    assert told == [region.admin.id]
+
+    help_case = signal(
+        session, load_rules(), "elder_reply", elder, {"question": "wellness", "answer": 3},
+        tz=TZ, now=T0,
+    ).cases[0].case  # fmt: skip
+    session.commit()
+    rt = Runtime.build(config)
+    try:
+        tasks.escalation_sweep(rt, T0 + timedelta(hours=49))
+    finally:
+        rt.dispose()
+    session.expire_all()
+    escalated = session.get(Case, help_case.id)
+    assert escalated is not None and escalated.escalation_level == 1
+    assert escalated.owner_id == region.admin.id
+    assert region.admin.id in session.scalars(
+        select(SmsMessage.worker_id).where(SmsMessage.template == "case_escalated")
+    ).all()
+    assert crisis.id != help_case.id
