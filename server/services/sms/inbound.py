@@ -107,6 +107,7 @@ class _ElderRow:
     id: int
     code: str
     locale: str
+    status: str
     contact_id: int | None
     contact_phone: str | None
     contact_locale: str | None
@@ -138,18 +139,22 @@ _contact = _workers.alias("contact")
 _WORKER_BY_PHONE = select(_workers.c.id, _workers.c.locale).where(
     _workers.c.phone == bindparam("phone"), _workers.c.active.is_(True)
 )
+# Every elder with the phone, whatever their status (filtered by the caller): a condition on
+# status too would let PostgreSQL, without statistics (a fresh import, autovacuum off), choose
+# the (status, grid) index and read every active elder to find one phone.
 _ELDERS_BY_PHONE = (
     select(
         _elders.c.id,
         _elders.c.code,
         _elders.c.locale,
+        _elders.c.status,
         _contact.c.id,
         _contact.c.phone,
         _contact.c.locale,
         _contact.c.active,
     )
     .select_from(_elders.outerjoin(_contact, _contact.c.id == _elders.c.primary_contact_id))
-    .where(_elders.c.phone == bindparam("phone"), _elders.c.status == "active")
+    .where(_elders.c.phone == bindparam("phone"))
     .order_by(_elders.c.id)
 )
 # The inbound message, once per MessageSid: INSERT .. ON CONFLICT DO NOTHING RETURNING, the
@@ -253,7 +258,8 @@ def handle_inbound(
         conn = _connection(session)
         found = conn.execute(_WORKER_BY_PHONE, {"phone": phone}).first()
         worker = _WorkerRow(found.id, found.locale) if found is not None else None
-        elders = [_ElderRow(*row) for row in conn.execute(_ELDERS_BY_PHONE, {"phone": phone})]
+        rows = conn.execute(_ELDERS_BY_PHONE, {"phone": phone})
+        elders = [elder for elder in (_ElderRow(*row) for row in rows) if elder.status == "active"]
     elder = _elder_addressed(session, elders) if elders else None
     message_id = _store(session, phone, body or "", sid, worker, elder, now)
     if message_id is None:
