@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from server.services.codes import is_valid_code
-from server.services.sms.normalize import is_latin, is_separator, normalize, tidy, upper_latin
+from server.services.sms.normalize import (
+    is_latin,
+    is_separator,
+    normalize,
+    normalize_tidied,
+    tidy,
+    upper_latin,
+)
 
 # --- opting out and in ------------------------------------------------------------------
 
@@ -35,6 +42,9 @@ CJK_FILLER = ("回复", "我要", "我想", "帮我", "麻烦", "请", "要", "�
 # code for value-added services, not for a sender's own messages).
 
 _MULTIWORD = {"STOP ALL": "STOPALL", "OPT OUT": "OPTOUT", "UN SUBSCRIBE": "UNSUBSCRIBE"}
+_MULTIWORD_PATTERNS = tuple(
+    (re.compile(rf"\b{spaced}\b"), word) for spaced, word in _MULTIWORD.items()
+)
 # A leading or trailing 【signature】 copied from our own message.
 _BRACKETED = r"[【〖\[][^】〗\]\d]{1,16}[】〗\]]"
 _SIGNATURE = re.compile(rf"^\s*{_BRACKETED}|{_BRACKETED}\s*$")
@@ -57,8 +67,36 @@ class OptIn:
 def strip_signature(text: str) -> str:
     """`text` without a 【signature】 at its start or end, as when someone replies by quoting;
     a message that is nothing but a bracketed word (【退订】) keeps it."""
+    return _strip_signature(text)[0]
+
+
+def _strip_signature(text: str) -> tuple[str, str, str]:
+    """`strip_signature(text)`, its `tidy` and its `normalize` form, each computed once."""
     stripped = _SIGNATURE.sub(" ", _SIGNATURE.sub(" ", text)).strip()
-    return stripped if normalize(stripped) else text
+    tidied = tidy(stripped)
+    norm = normalize_tidied(tidied)
+    if norm:
+        return stripped, tidied, norm
+    tidied = tidy(text)
+    return text, tidied, normalize_tidied(tidied)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message read once for every parser: without a quoted signature, tidied and
+    normalised. The parsers take the text itself or this."""
+
+    text: str  # as received
+    tidied: str  # tidy(strip_signature(text))
+    norm: str  # normalize(strip_signature(text))
+
+
+def prepare(text: str | Prepared) -> Prepared:
+    """`text` made ready for `parse_opt`, `parse_worker` and `parse_elder`."""
+    if isinstance(text, Prepared):
+        return text
+    _, tidied, norm = _strip_signature(text)
+    return Prepared(text, tidied, norm)
 
 
 def _runs(token: str) -> list[str]:
@@ -82,13 +120,13 @@ def _cjk_words(run: str, keywords: tuple[str, ...]) -> list[str] | None:
     return found
 
 
-def parse_opt(text: str) -> OptOut | OptIn | None:
+def parse_opt(text: str | Prepared) -> OptOut | OptIn | None:
     """OptOut or OptIn when the whole message is such a keyword (TD, T, 退订, STOP, START,
     订阅, ...), allowing case, full-width forms, punctuation, a quoted signature and polite
     words; None for anything longer, such as a sentence that merely contains `T`."""
-    norm = normalize(strip_signature(text))
-    for spaced, word in _MULTIWORD.items():
-        norm = re.sub(rf"\b{spaced}\b", word, norm)
+    norm = prepare(text).norm
+    for pattern, word in _MULTIWORD_PATTERNS:
+        norm = pattern.sub(word, norm)
     runs = [run for token in norm.split() for run in _runs(token)]
     for latin, cjk, result in ((LATIN_STOP, CJK_STOP, OptOut), (LATIN_START, CJK_START, OptIn)):
         keywords: list[str] = []
@@ -270,15 +308,16 @@ def _mood(scan: _Scanner) -> int | UsageError | None:
     return None
 
 
-def parse_worker(text: str) -> WorkerMessage:
+def parse_worker(text: str | Prepared) -> WorkerMessage:
     """What a worker's SMS asks for: OptOut/OptIn, Done, Miss, Help, ListVisits, or a
     UsageError naming what was wrong (unknown command, missing or malformed code, mood not
     1-5). Accepts full-width text, Chinese punctuation, no spaces after a Chinese command
     (完成K9MX4), and `#`, `-`, `!`, `:` between the parts (DONE:K9MX#4)."""
-    opt = parse_opt(text)
+    prepared = prepare(text)
+    opt = parse_opt(prepared)
     if opt is not None:
         return opt
-    scan = _Scanner(tidy(strip_signature(text)))
+    scan = _Scanner(prepared.tidied)
     scan.skip_separators()
     word = scan.take_word(_COMMAND_WORDS)
     if word is None:
@@ -361,13 +400,14 @@ def _leading_number(scan: _Scanner) -> DigitReply | None:
     return DigitReply(n, rest)
 
 
-def parse_elder(text: str) -> ElderMessage:
+def parse_elder(text: str | Prepared) -> ElderMessage:
     """What an elder's SMS says: OptOut/OptIn, a DigitReply for a menu answer (1, １, 1.,
     ①, 一, 1号, 选1, 我选2, 5分, 2需要帮助, 好的，1), or FreeText for anything else."""
-    opt = parse_opt(text)
+    prepared = prepare(text)
+    opt = parse_opt(prepared)
     if opt is not None:
         return opt
-    tidied = tidy(strip_signature(text))
+    tidied = prepared.tidied
     scan = _Scanner(tidied)
     scan.skip_separators()
     reply = _leading_number(scan)

@@ -36,10 +36,12 @@ from server.services.sms.grammar import (
     Miss,
     OptIn,
     OptOut,
+    Prepared,
     UsageError,
     parse_elder,
     parse_opt,
     parse_worker,
+    prepare,
 )
 from server.services.sms.normalize import tidy
 from server.services.sms.templates import TemplateSet
@@ -278,14 +280,15 @@ def handle_inbound(
         return InboundResult(message, None, handled_as="short_code")
 
     reply: Reply | None
-    opt = parse_opt(body or "")
+    text = prepare(body or "")
+    opt = parse_opt(text)
     if opt is not None:
         reply = _opt(session, opt, phone, worker, elders, now)
         kind = "opt_in" if isinstance(opt, OptIn) else "opt_out"
     elif worker is not None:
-        reply, kind = _worker(session, ctx, message, worker, body or "", now), "worker"
+        reply, kind = _worker(session, ctx, message, worker, text, now), "worker"
     elif elder is not None:
-        reply, kind = _elder(session, ctx, message, elder, body or "", now)
+        reply, kind = _elder(session, ctx, message, elder, text, now)
     else:
         reply, kind = _unknown(session, ctx, phone, body or "", now), "unknown_sender"
     return _answer(session, ctx, message, reply, now, kind)
@@ -478,7 +481,7 @@ def _worker(
     ctx: InboundContext,
     message: InboundMessage,
     worker: _WorkerRow,
-    body: str,
+    body: Prepared,
     now: datetime,
 ) -> Reply:
     parsed = parse_worker(body)
@@ -585,16 +588,17 @@ def _elder(
     ctx: InboundContext,
     message: InboundMessage,
     elder: _ElderRow,
-    body: str,
+    prepared: Prepared,
     now: datetime,
 ) -> tuple[Reply | None, str]:
+    body = prepared.text
     if detect_crisis(body) is not None:
         _signal(
             session, ctx, "elder_reply", elder, {"crisis_words": True},
             now=now, data={"sms_id": message.id},
         )  # fmt: skip
         return Reply("elder_crisis_reply", elder.locale, {"hotline": ctx.hotline}), "crisis"
-    parsed = parse_elder(body)
+    parsed = parse_elder(prepared)
     if isinstance(parsed, DigitReply):
         question = _last_question(session, elder, now)
         if question is not None:

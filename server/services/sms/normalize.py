@@ -59,7 +59,13 @@ def normalize(text: str) -> str:
 
     `ＤＯＮＥ　Ａ７Ｋ３，４。` and `done:a7k3#4` both become `DONE A7K3 4`.
     """
-    spaced = "".join(" " if is_separator(ch) else ch for ch in tidy(text))
+    return normalize_tidied(tidy(text))
+
+
+def normalize_tidied(tidied: str) -> str:
+    """`normalize` of a text that `tidy` has already been applied to:
+    `normalize(text) == normalize_tidied(tidy(text))`."""
+    spaced = "".join(" " if is_separator(ch) else ch for ch in tidied)
     return upper_latin(" ".join(spaced.split()))
 
 
