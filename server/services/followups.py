@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from server.models import CheckIn, Elder, Visit, Worker
 from server.services.crisis import detect_crisis
 from server.services.outbox import enqueue
+from server.services.phones import can_text
 from server.services.rules import RuleSet
 from server.services.signals import NOT_SEEN, SignalResult, missed_in_a_row, signal
 
@@ -39,7 +40,7 @@ def after_checkin(
 ) -> SignalResult:
     """Run the follow-ups of a newly stored check-in (never of a resent one)."""
     elder: Elder = visit.elder
-    if checkin.outcome == "seen" and elder.phone and not elder.sms_opted_out:
+    if checkin.outcome == "seen" and can_text(elder.phone) and not elder.sms_opted_out:
         enqueue(
             session,
             phone=elder.phone,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TypeGuard
 
 import phonenumbers
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import InstrumentedAttribute
 
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u3000().（）·]+")
 
@@ -36,6 +39,22 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     if not phonenumbers.is_valid_number(number):
         raise PhoneError(f"{raw.strip()!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Chinese mobile numbers in E.164: the numbers that take SMS. Landlines (+86 951 ..., the area
+# code first) are kept for calling but are never sent automated messages.
+MOBILE_PREFIX = "+861"
+_MOBILE = re.compile(r"\+861[3-9]\d{9}")
+
+
+def can_text(phone: str | None) -> TypeGuard[str]:
+    """True when `phone` (E.164) is a mobile number that can receive SMS."""
+    return bool(phone) and _MOBILE.fullmatch(phone or "") is not None
+
+
+def textable(column: InstrumentedAttribute[str | None]) -> ColumnElement[bool]:
+    """SQL: `column` holds a mobile number (`can_text`)."""
+    return column.startswith(MOBILE_PREFIX, autoescape=True)
 
 
 def is_short_code(sender: str) -> bool:

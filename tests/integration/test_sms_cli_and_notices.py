@@ -92,3 +92,58 @@ def test_daily_digest_lists_each_workers_open_visits(config: Config, session: Se
     assert len(digests) == 1 and digests[0].worker_id == county.workers[0].id
     assert digests[0].params is not None and digests[0].params["count"] == 2
     assert session.scalar(select(func.count()).select_from(SmsMessage)) == 1
+
+
+def test_an_elder_with_only_a_landline_gets_no_automated_sms_but_keeps_the_visits(
+    session: Session,
+) -> None:
+    """A landline cannot take SMS: no wellness check or rating request is queued to it (it
+    would only fail), and the visit and its check-in go on as usual."""
+    region = build_region(session)
+    county = region.counties["xq"]
+    landline, mobile = county.elders[0], county.elders[1]
+    landline.phone = "+869515012345"  # 0951-5012345, Yinchuan
+    session.commit()
+    tz = Config().tz
+    monday = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    send_wellness_checks(session, tz=tz, now=monday, intervals=INTERVALS)
+    session.commit()
+    asked = set(
+        session.scalars(
+            select(SmsMessage.elder_id).where(SmsMessage.template == "elder_wellness_check")
+        )
+    )
+    assert mobile.id in asked and landline.id not in asked
+
+    from server.services.checkins import CheckInInput, record_checkin
+    from server.services.followups import after_checkin
+    from server.services.rules import load_rules
+
+    worker = county.workers[0]
+    visit = make_visit(session, landline, worker, "2026-11")
+    checkin, created = record_checkin(
+        session,
+        visit,
+        worker,
+        CheckInInput(client_id="landline-1", occurred_at=monday, outcome="seen"),
+        channel="pwa",
+        tz=tz,
+        now=monday,
+    )
+    assert created
+    after_checkin(session, visit, checkin, worker, monday, rules=load_rules(), tz=tz)
+    session.commit()
+    assert visit.status == "done"
+    assert not session.scalar(
+        select(func.count())
+        .select_from(SmsMessage)
+        .where(SmsMessage.elder_id == landline.id, SmsMessage.template == "elder_rating_request")
+    )
+
+
+def test_mobile_numbers_take_sms_and_landlines_do_not() -> None:
+    from server.services.phones import can_text, normalize_phone
+
+    assert can_text(normalize_phone("138 0013 8000"))
+    assert not can_text(normalize_phone("0951-5012345"))
+    assert not can_text(None)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from server.models import Area, Elder, SmsMessage, Visit, Worker
 from server.services.months import current_month, local_today
 from server.services.outbox import enqueue
+from server.services.phones import textable
 from server.services.rules import RuleSet
 from server.services.signals import signal, unanswered_in_a_row
 
@@ -44,6 +45,7 @@ def send_wellness_checks(
     where: list[ColumnElement[bool]] = [
         Elder.status == "active",
         Elder.phone.is_not(None),
+        textable(Elder.phone),  # a landline would only fail
         Elder.sms_opted_out.is_(False),
         Elder.phone_flagged.is_(False),
     ]
