@@ -200,7 +200,10 @@ def test_the_text_is_in_the_recipients_language_at_sending_time(
     session: Session, region: Region, double: TwilioDouble, make_dispatcher: MakeDispatcher
 ) -> None:
     elder = region.counties["jf"].elders[0]
-    queue(session, elder.phone, "elder_wellness_check", locale="en", elder_id=elder.id)
+    # Queued in Chinese; the elder's language is changed to English before it goes out.
+    queue(session, elder.phone, "elder_wellness_check", locale="zh_CN", elder_id=elder.id)
+    elder.locale = "en"
+    session.commit()
     make_dispatcher().run_once()
     [request] = double.posts
     assert not request.body.startswith(SIGNATURE)

@@ -241,6 +241,17 @@ class Pacer:
 # --- the rules applied to one message -------------------------------------------------------
 
 
+def recipient_locale(session: Session, message: SmsMessage) -> str | None:
+    """The recipient's language as it is now (it may have changed since the message was
+    queued), else the one stored with the message."""
+    person: Worker | Elder | None = None
+    if message.worker_id is not None:
+        person = session.get(Worker, message.worker_id)
+    elif message.elder_id is not None:
+        person = session.get(Elder, message.elder_id)
+    return person.locale if person is not None and person.locale else message.locale
+
+
 def quiet_until(now: datetime, policy: DispatchPolicy) -> datetime | None:
     """When the quiet hours `now` falls in end (UTC), or None in daytime."""
     tz = policy.tz
@@ -650,7 +661,8 @@ class Dispatcher:
                 item.state, item.not_before = "pending", until
                 item.claimed_by = item.claimed_until = None
                 return "deferred"
-        locale = message.locale or self.policy.locale
+        locale = recipient_locale(session, message) or self.policy.locale
+        message.locale = locale
         params = dict(message.params or {})
         if message.template is None:
             body = message.body  # a text stored ready-made
