@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, func, insert, select, text, update
+from sqlalchemy import Integer, String, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -138,25 +138,42 @@ _visits = Base.metadata.tables[Visit.__tablename__]
 _messages = Base.metadata.tables[SmsMessage.__tablename__]
 _contact = _workers.alias("contact")
 
-_WORKER_BY_PHONE = select(_workers.c.id, _workers.c.locale).where(
-    _workers.c.phone == bindparam("phone"), _workers.c.active.is_(True)
-)
-# Every elder with the phone, whatever their status (filtered by the caller): a condition on
-# status too would let PostgreSQL, without statistics (a fresh import, autovacuum off), choose
-# the (status, grid) index and read every active elder to find one phone.
-_ELDERS_BY_PHONE = (
+# Who has the phone, in one statement: the active worker with it (phones of workers are
+# unique) beside each elder with it, one row per elder or a single row when there are none.
+# Written so that the plan is right without statistics (a fresh import, autovacuum off):
+# elders are found by phone alone and the active ones kept by the caller (a condition on status
+# too chose the (status, grid) index and read every active elder), and the primary contact is
+# read by key in subqueries (a join read every worker).
+_asked = select(bindparam("phone", type_=String()).label("phone")).subquery("asked")
+
+
+def _of_contact(column: Any) -> Any:
+    return (
+        select(column)
+        .where(_contact.c.id == _elders.c.primary_contact_id)
+        .correlate(_elders)
+        .scalar_subquery()
+    )
+
+
+_SENDER = (
     select(
+        _workers.c.id,
+        _workers.c.locale,
         _elders.c.id,
         _elders.c.code,
         _elders.c.locale,
         _elders.c.status,
-        _contact.c.id,
-        _contact.c.phone,
-        _contact.c.locale,
-        _contact.c.active,
+        _elders.c.primary_contact_id,
+        _of_contact(_contact.c.phone),
+        _of_contact(_contact.c.locale),
+        _of_contact(_contact.c.active),
     )
-    .select_from(_elders.outerjoin(_contact, _contact.c.id == _elders.c.primary_contact_id))
-    .where(_elders.c.phone == bindparam("phone"))
+    .select_from(
+        _asked.outerjoin(
+            _workers, and_(_workers.c.phone == _asked.c.phone, _workers.c.active.is_(True))
+        ).outerjoin(_elders, _elders.c.phone == _asked.c.phone)
+    )
     .order_by(_elders.c.id)
 )
 # The inbound message, once per MessageSid: INSERT .. ON CONFLICT DO NOTHING RETURNING, the
@@ -254,14 +271,7 @@ def handle_inbound(
     except PhoneError:
         phone = sender.strip()[:32] or "unknown"
     short_code = is_short_code(sender)
-    worker: _WorkerRow | None = None
-    elders: list[_ElderRow] = []
-    if not short_code:
-        conn = _connection(session)
-        found = conn.execute(_WORKER_BY_PHONE, {"phone": phone}).first()
-        worker = _WorkerRow(found.id, found.locale) if found is not None else None
-        rows = conn.execute(_ELDERS_BY_PHONE, {"phone": phone})
-        elders = [elder for elder in (_ElderRow(*row) for row in rows) if elder.status == "active"]
+    worker, elders = (None, []) if short_code else _sender(session, phone)
     elder = _elder_addressed(session, elders) if elders else None
     message_id = _store(session, phone, body or "", sid, worker, elder, now)
     if message_id is None:
@@ -383,6 +393,18 @@ def _store(
 
 
 # --- who wrote -----------------------------------------------------------------------------
+
+
+def _sender(session: Session, phone: str) -> tuple[_WorkerRow | None, list[_ElderRow]]:
+    """The active worker and the active elders with this phone."""
+    worker: _WorkerRow | None = None
+    elders: list[_ElderRow] = []
+    for row in _connection(session).execute(_SENDER, {"phone": phone}):
+        if row[0] is not None:
+            worker = _WorkerRow(row[0], row[1])
+        if row[2] is not None and row[5] == "active":
+            elders.append(_ElderRow(*row[2:]))
+    return worker, elders
 
 
 def _elder_addressed(session: Session, elders: list[_ElderRow]) -> _ElderRow:
