@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -65,30 +65,62 @@ def enqueue_row(
     elder_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
-    """`enqueue` for a hot path: the same two rows written with two INSERTs on `connection`
-    (the session's, in its transaction), no ORM objects; returns the message id."""
+    """`enqueue` for a hot path: the same two rows, no ORM objects, written on `connection`
+    (the session's, in its transaction); one statement on PostgreSQL, two elsewhere. Returns
+    the message id."""
     now = now or utcnow()
-    message_id = connection.scalar(
-        _INSERT_MESSAGE,
-        {
-            "created_at": now,
-            "direction": "out",
-            "phone": phone,
-            "template": template,
-            "params": params,
-            "locale": locale,
-            "status": "queued",
-            "worker_id": worker_id,
-            "elder_id": elder_id,
-        },
-    )
+    message = {
+        "created_at": now,
+        "direction": "out",
+        "phone": phone,
+        "template": template,
+        "params": params,
+        "locale": locale,
+        "status": "queued",
+        "worker_id": worker_id,
+        "elder_id": elder_id,
+    }
+    item = {"urgent": False, "not_before": utcnow(), "state": "pending", "attempts": 0}
+    if connection.dialect.name == "postgresql":
+        item["item_created_at"] = utcnow()
+        message_id = connection.scalar(_ENQUEUE_PG, {**message, **item})
+    else:
+        message_id = connection.scalar(_INSERT_MESSAGE, message)
+        item["created_at"] = utcnow()
+        connection.execute(_INSERT_ITEM, {"message_id": message_id, **item})
     assert message_id is not None
-    connection.execute(
-        _INSERT_ITEM, {"message_id": message_id, "urgent": False, "not_before": utcnow()}
-    )
     return int(message_id)
 
 
 _messages = Base.metadata.tables[SmsMessage.__tablename__]
+_items = Base.metadata.tables[OutboxItem.__tablename__]
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
-_INSERT_ITEM = insert(Base.metadata.tables[OutboxItem.__tablename__])
+_INSERT_ITEM = insert(_items)
+# WITH message AS (INSERT INTO sms_messages .. RETURNING id) INSERT INTO outbox .. SELECT
+_QUEUED = ("created_at", "direction", "phone", "template", "params", "locale", "status")
+_new_message = (
+    insert(_messages)
+    .values(
+        {
+            _messages.c[name]: bindparam(name, type_=_messages.c[name].type)
+            for name in (*_QUEUED, "worker_id", "elder_id")
+        }
+    )
+    .returning(_messages.c.id)
+    .cte("message")
+)
+_ENQUEUE_PG = (
+    insert(_items)
+    .from_select(
+        ["message_id", "urgent", "not_before", "state", "attempts", "created_at"],
+        select(
+            _new_message.c.id,
+            bindparam("urgent", type_=_items.c.urgent.type),
+            bindparam("not_before", type_=_items.c.not_before.type),
+            bindparam("state", type_=_items.c.state.type),
+            bindparam("attempts", type_=_items.c.attempts.type),
+            bindparam("item_created_at", type_=_items.c.created_at.type),
+        ),
+    )
+    .returning(_items.c.message_id)
+)

@@ -282,7 +282,9 @@ def test_an_elders_words_go_to_the_primary_contact_and_the_elder_is_thanked(
     assert forward is not None and (forward.phone, forward.worker_id) == (contact.phone, contact.id)
     assert forward.params == {"elder_code": elder.code, "text": "谢谢你们上次来看我，家里都好。"}
     assert forward.status == "queued" and forward.elder_id is None
-    assert session.scalar(select(OutboxItem).where(OutboxItem.message_id == forward.id))
+    item = session.scalar(select(OutboxItem).where(OutboxItem.message_id == forward.id))
+    assert item is not None and (item.state, item.urgent, item.attempts) == ("pending", False, 0)
+    assert item.not_before is not None and item.created_at is not None and item.claimed_by is None
     answer = session.scalar(select(SmsMessage).where(SmsMessage.template == "elder_ack"))
     assert answer is not None and answer.status == "sent" and answer.body == reply
     # a digit with no question open is an ordinary message: its words are forwarded too,
