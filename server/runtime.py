@@ -52,7 +52,11 @@ class Runtime:
         return load_rules(self.config.rules_path)
 
     def inbound_context(self) -> InboundContext:
-        """What inbound SMS handling needs from this runtime."""
+        """What inbound SMS handling needs from this runtime (built once: it is immutable)."""
+        return self._inbound_context
+
+    @cached_property
+    def _inbound_context(self) -> InboundContext:
         from server.services.sms.inbound import InboundContext
 
         return InboundContext(
