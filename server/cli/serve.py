@@ -19,8 +19,16 @@ from server.config import Config
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers.")
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the web app under gunicorn (the scheduler runs separately: `tanfang scheduler`)."""
+@click.option(
+    "--threads", default=4, show_default=True, type=int, help="Request threads per worker."
+)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the web app under gunicorn (the scheduler runs separately: `tanfang scheduler`).
+
+    Threaded workers (gthread): a request waiting for the database or for Twilio leaves the
+    worker free for another, so a few workers (one per core) keep the cores busy. The pool of
+    database connections per worker (5, plus 10 overflow) covers the threads.
+    """
     config = load_config()
     if not config.secret_key:
         raise click.UsageError("TANFANG_SECRET_KEY is required for serve")
@@ -32,6 +40,8 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             # query strings can carry personal data: log the path only
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
