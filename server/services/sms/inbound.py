@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, String, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.db import Base, UTCDateTime
 from server.models import Elder, SmsMessage, Visit, Worker
@@ -431,10 +431,18 @@ def _orm_elder(session: Session, elder_id: int) -> Elder:
     return found
 
 
-def _orm_worker(session: Session, worker: _WorkerRow) -> Worker:
-    found = session.get(Worker, worker.id)
-    assert found is not None  # read in this transaction
-    return found
+def _visit_held(
+    session: Session, visit_id: int, worker: _WorkerRow
+) -> tuple[Visit, Worker] | None:
+    """The ORM objects a check-in needs, in one statement: the visit (with its elder) and the
+    worker holding it; None if the visit has changed hands since it was found."""
+    row = session.execute(
+        select(Visit, Worker)
+        .join(Worker, Worker.id == Visit.worker_id)
+        .where(Visit.id == visit_id, Worker.id == worker.id)
+        .options(joinedload(Visit.elder))
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 # --- opt-out and opt-in, before anything else ---------------------------------------------------
@@ -524,9 +532,10 @@ def _worker(
                     parsed = alternative
         if elder is None:
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
-        visit = session.get(Visit, elder.visit_id) if elder.visit_id is not None else None
-        if visit is None:
+        held = _visit_held(session, elder.visit_id, worker) if elder.visit_id else None
+        if held is None:
             return Reply(usage, worker.locale, {"problem": "no_open_visit", "got": elder.code})
+        visit, person = held
         done = isinstance(parsed, Done)
         data = CheckInInput(
             client_id=f"sms-{message.provider_sid or message.id}"[:64],
@@ -535,7 +544,6 @@ def _worker(
             mood=parsed.mood if isinstance(parsed, Done) else None,
             note=(parsed.note if isinstance(parsed, Done) else parsed.reason) or None,
         )
-        person = _orm_worker(session, worker)
         checkin, created = record_checkin(session, visit, person, data, "sms", ctx.tz, now)
         if created:
             after_checkin(session, visit, checkin, person, now, rules=ctx.rules, tz=ctx.tz)
