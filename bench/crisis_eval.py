@@ -105,7 +105,8 @@ def main() -> None:
             detect_crisis(e.message, terms)
     per_message = (time.perf_counter() - started) / (rounds * len(examples))
     print(
-        f"\n{len(terms.rules)} rules, {len(terms.benign)} benign entries; "
+        f"\n{len(terms.rules)} rules, {len(terms.cues)} concept cues, "
+        f"{len(terms.combinations)} combinations, {len(terms.benign)} benign entries; "
         f"loaded and checked in {loaded * 1000:.0f} ms; {per_message * 1e6:.0f} µs per message"
     )
 

@@ -9,7 +9,15 @@ when it covers the whole matched span, so "累死了，死了算了" still fires
 
 Chinese is matched on the text with every space and punctuation mark removed (Chinese has no
 spaces, and 活着，没意思 is still 活着没意思); English on the text with separators as single
-spaces and contractions spelled out (can't, cant and can not all read "cannot").
+spaces and contractions spelled out (can't, cant and can not all read "cannot"). Dialect
+forms and slips are respelled first for both layers (克 as 去, 莫 as 别, 安眠要 as 安眠药, pinyin
+syllables between characters, "no want" as "do not want").
+
+Two layers, either of which opens a case. The rules are precise phrases and patterns. The
+concepts generalise: each cue belongs to a family (DEATH, FINALITY, REUNION, METHOD, BURDEN,
+HOPELESS, NEAR_TIME, ...); a strong cue fires alone, weaker ones fire when the families of a
+[[combine]] entry all occur in one message (a farewell and a near time, a method and an intent).
+Benign entries silence cues exactly as they silence rules.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import os
 import re
 import tomllib
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
@@ -35,7 +43,14 @@ LANGUAGES = ("zh", "en")
 
 _RULE_KEYS = frozenset({"id", "category", "language", "phrases", "patterns", "examples", "note"})
 _BENIGN_KEYS = frozenset({"id", "language", "phrases", "patterns", "examples", "note"})
-_TOP_KEYS = frozenset({"version", "macros", "rule", "benign"})
+_TOP_KEYS = frozenset(
+    {"version", "macros", "rule", "benign", "respell", "families", "cue", "combine"}
+)
+_RESPELL_KEYS = frozenset({"id", "language", "pattern", "to", "examples", "note"})
+_CUE_KEYS = frozenset(
+    {"id", "family", "language", "strong", "phrases", "patterns", "examples", "note"}
+)
+_COMBINE_KEYS = frozenset({"id", "category", "families", "examples", "note"})
 
 
 class CrisisTermsError(ValueError):
@@ -74,12 +89,64 @@ class BenignRule:
 
 
 @dataclass(frozen=True)
+class Respelling:
+    """A dialect form or a typing slip rewritten before matching (克 as 去, 安眠要 as 安眠药)."""
+
+    id: str
+    language: str
+    regex: re.Pattern[str]
+    to: str
+
+
+@dataclass(frozen=True)
+class ConceptCue:
+    """Words that signal one concept family in one language; a strong cue is a crisis alone."""
+
+    id: str
+    family: str
+    language: str
+    strong: bool
+    regexes: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class Combination:
+    """Concept families that together make a crisis (a family named twice needs two cues)."""
+
+    id: str
+    category: str
+    families: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CrisisTerms:
     """A validated terms file."""
 
     path: Path
     rules: tuple[CrisisRule, ...]
     benign: tuple[BenignRule, ...]
+    respellings: tuple[Respelling, ...] = ()
+    # family -> the category a strong cue of that family reports
+    families: tuple[tuple[str, str], ...] = ()
+    cues: tuple[ConceptCue, ...] = ()
+    combinations: tuple[Combination, ...] = ()
+
+    def category_of(self, family: str) -> str:
+        """The category a strong cue of `family` reports."""
+        return dict(self.families)[family]
+
+    def prepare(self, text: str) -> CrisisText:
+        """`crisis_text`, then this file's respellings of dialect forms and slips."""
+        prepared = crisis_text(text)
+        if not self.respellings:
+            return prepared
+        english, chinese = prepared.english, prepared.chinese
+        for respelling in self.respellings:
+            if respelling.language == "zh":
+                chinese = respelling.regex.sub(respelling.to, chinese)
+            else:
+                english = respelling.regex.sub(respelling.to, english)
+        return CrisisText(english=english, chinese=chinese)
 
 
 # --- normalising -------------------------------------------------------------------------------
@@ -117,7 +184,7 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bgonna\b", "going to"),
         (r"\bgotta\b", "got to"),
         (r"\b(i|you|we|they) ?ve\b", r"\1 have"),
-        (r"\b(i|you|we|they|he|she|it|that) ll\b", r"\1 will"),
+        (r"\b(i|you|we|they|he|she|it|that|there) ll\b", r"\1 will"),
         (r"\b(i|you|we|they|he|she) d\b", r"\1 would"),
         (r"\b(you|we|they) re\b", r"\1 are"),
         (
@@ -176,29 +243,83 @@ class _BenignSpans:
         return i > 0 and self.reach[i - 1] >= end
 
 
-def _rule_match(rule: CrisisRule, form: str, benign: _BenignSpans) -> str | None:
+def _first_match(
+    rule: CrisisRule | ConceptCue, form: str, benign: _BenignSpans
+) -> re.Match[str] | None:
     for regex in rule.regexes:
         pos = 0
         while (match := regex.search(form, pos)) is not None:
             start, end = match.span()
             if end > start and not benign.cover(start, end):
-                return match.group()
+                return match
             # Silenced (or empty): look again from the next character, so an overlapping or
             # later occurrence still counts ("想死你了。我真想死").
             pos = start + 1
     return None
 
 
+def _rule_match(rule: CrisisRule | ConceptCue, form: str, benign: _BenignSpans) -> str | None:
+    match = _first_match(rule, form, benign)
+    return None if match is None else match.group()
+
+
 def _matches(text: str, terms: CrisisTerms) -> Iterator[CrisisMatch]:
-    prepared = crisis_text(text)
+    prepared = terms.prepare(text)
     spans: dict[str, _BenignSpans] = {}
+
+    def benign(language: str) -> _BenignSpans:
+        if language not in spans:
+            spans[language] = _BenignSpans(terms, prepared.form(language), language)
+        return spans[language]
+
     for rule in terms.rules:
-        form = prepared.form(rule.language)
-        if rule.language not in spans:
-            spans[rule.language] = _BenignSpans(terms, form, rule.language)
-        matched = _rule_match(rule, form, spans[rule.language])
+        matched = _rule_match(rule, prepared.form(rule.language), benign(rule.language))
         if matched is not None:
             yield CrisisMatch(rule.category, rule.id, rule.language, matched)
+    yield from _concept_matches(prepared, terms, benign)
+
+
+def _concept_matches(
+    prepared: CrisisText, terms: CrisisTerms, benign: Callable[[str], _BenignSpans]
+) -> Iterator[CrisisMatch]:
+    # per language, family -> the matches of its cues, one per cue; a cue whose words overlap
+    # those of an earlier cue of the same family adds nothing (寿衣 is one cue, not two)
+    found: dict[str, dict[str, list[re.Match[str]]]] = {language: {} for language in LANGUAGES}
+    for cue in terms.cues:
+        match = _first_match(cue, prepared.form(cue.language), benign(cue.language))
+        if match is None:
+            continue
+        if cue.strong:
+            yield CrisisMatch(terms.category_of(cue.family), cue.id, cue.language, match.group())
+        earlier = found[cue.language].setdefault(cue.family, [])
+        if all(match.end() <= m.start() or m.end() <= match.start() for m in earlier):
+            earlier.append(match)
+    for language, families in found.items():
+        if not families:
+            continue
+        for combination in terms.combinations:
+            chosen = _together(combination.families, families)
+            if chosen is not None:
+                words = " + ".join(match.group() for match in chosen)
+                yield CrisisMatch(
+                    combination.category, f"{language}.{combination.id}", language, words
+                )
+
+
+def _together(
+    wanted: tuple[str, ...], families: dict[str, list[re.Match[str]]]
+) -> list[re.Match[str]] | None:
+    """One match per family named (twice named, two), none overlapping another, so that one
+    phrase never counts as two concepts (河边 as a place and a scouted place); None if none."""
+    chosen: list[re.Match[str]] = []
+    for family in wanted:
+        for match in families.get(family, ()):
+            if all(match.end() <= c.start() or c.end() <= match.start() for c in chosen):
+                chosen.append(match)
+                break
+        else:
+            return None
+    return chosen
 
 
 def detect_crisis(text: str, terms: CrisisTerms | None = None) -> CrisisMatch | None:
@@ -246,6 +367,7 @@ class _Loader:
     def __init__(self, source: Path) -> None:
         self.source = source
         self.macros: dict[str, str] = {}
+        self.respellings: tuple[Respelling, ...] = ()
 
     def fail(self, where: str, problem: str) -> CrisisTermsError:
         return CrisisTermsError(f"{self.source}: {where}: {problem}")
@@ -259,14 +381,112 @@ class _Loader:
         self.macros = self.read_macros(raw.get("macros", {}))
         rule_tables = self.tables(raw, "rule")
         benign_tables = self.tables(raw, "benign")
+        cue_tables = self.tables(raw, "cue")
+        combine_tables = self.tables(raw, "combine")
         if not rule_tables:
             raise self.fail("top level", "no [[rule]] entries")
         seen: set[str] = set()
+        self.respellings = tuple(
+            self.respelling(table, n, seen)
+            for n, table in enumerate(self.tables(raw, "respell"), 1)
+        )
+        families = self.read_families(raw.get("families", {}))
         rules = [self.rule(table, n, seen) for n, table in enumerate(rule_tables, 1)]
         benign = [self.benign(table, n, seen) for n, table in enumerate(benign_tables, 1)]
-        terms = CrisisTerms(self.source, tuple(rules), tuple(benign))
+        cues = [self.cue(table, n, seen, families) for n, table in enumerate(cue_tables, 1)]
+        combinations = [
+            self.combination(table, n, seen, families) for n, table in enumerate(combine_tables, 1)
+        ]
+        terms = CrisisTerms(
+            self.source,
+            tuple(rules),
+            tuple(benign),
+            self.respellings,
+            tuple(families.items()),
+            tuple(cues),
+            tuple(combinations),
+        )
         self.check_examples(terms, rule_tables, benign_tables)
+        self.check_concept_examples(terms, cue_tables, combine_tables)
         return terms
+
+    def read_families(self, families: Any) -> dict[str, str]:
+        if not isinstance(families, dict):
+            raise self.fail("families", "must be a table of family = category")
+        for name, category in families.items():
+            if not re.fullmatch(r"[a-z_]+", name) or category not in CATEGORIES:
+                raise self.fail(
+                    f"family {name!r}",
+                    f"needs a lower-case name and a category ({', '.join(CATEGORIES)})",
+                )
+        return dict(families)
+
+    def respelling(self, table: dict[str, Any], n: int, seen: set[str]) -> Respelling:
+        rule_id, language = self.header(table, n, "respell", _RESPELL_KEYS, seen)
+        where = f"respell {rule_id!r}"
+        pattern, to = table.get("pattern"), table.get("to")
+        if not isinstance(pattern, str) or not pattern or not isinstance(to, str):
+            raise self.fail(where, "needs a pattern (regex) and a replacement `to`")
+        regex = self.pattern(pattern, where)
+        for example in self.strings(table, "examples", where):
+            before, _, after = example.partition(" -> ")
+            if regex.sub(to, crisis_text(before).form(language)) != after:
+                raise self.fail(where, f"example {example!r} is not respelled that way")
+        return Respelling(rule_id, language, regex, to)
+
+    def cue(
+        self, table: dict[str, Any], n: int, seen: set[str], families: dict[str, str]
+    ) -> ConceptCue:
+        rule_id, language = self.header(table, n, "cue", _CUE_KEYS, seen)
+        where = f"cue {rule_id!r}"
+        family = table.get("family")
+        if family not in families:
+            raise self.fail(where, f"family must be one of [families], not {family!r}")
+        strong = table.get("strong", False)
+        if not isinstance(strong, bool):
+            raise self.fail(where, "strong must be true or false")
+        return ConceptCue(rule_id, family, language, strong, self.regexes(table, where, language))
+
+    def combination(
+        self, table: dict[str, Any], n: int, seen: set[str], families: dict[str, str]
+    ) -> Combination:
+        rule_id = table.get("id")
+        where = f"combine {rule_id!r}" if isinstance(rule_id, str) and rule_id else f"combine #{n}"
+        if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z0-9_.]+", rule_id):
+            raise self.fail(where, "needs an id of lower-case letters, digits, '.' and '_'")
+        unknown = sorted(set(table) - _COMBINE_KEYS)
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}")
+        if rule_id in seen:
+            raise self.fail(where, "duplicate id")
+        seen.add(rule_id)
+        category = table.get("category")
+        if category not in CATEGORIES:
+            raise self.fail(where, f"category must be one of {', '.join(CATEGORIES)}")
+        named = self.strings(table, "families", where)
+        if len(named) < 2 or any(family not in families for family in named):
+            raise self.fail(where, "families must name two or more of [families]")
+        return Combination(rule_id, category, tuple(named))
+
+    def check_concept_examples(
+        self,
+        terms: CrisisTerms,
+        cue_tables: list[dict[str, Any]],
+        combine_tables: list[dict[str, Any]],
+    ) -> None:
+        for cue, table in zip(terms.cues, cue_tables, strict=True):
+            where = f"cue {cue.id!r}"
+            for example in self.strings(table, "examples", where):
+                prepared = terms.prepare(example).form(cue.language)
+                spans = _BenignSpans(terms, prepared, cue.language)
+                if _rule_match(cue, prepared, spans) is None:
+                    raise self.fail(where, f"example {example!r} is not matched by the cue")
+        for combination, table in zip(terms.combinations, combine_tables, strict=True):
+            where = f"combine {combination.id!r}"
+            for example in self.strings(table, "examples", where):
+                ids = {m.rule_id.split(".", 1)[1] for m in _matches(example, terms)}
+                if combination.id not in ids:
+                    raise self.fail(where, f"example {example!r} does not bring these together")
 
     def tables(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
         tables = raw.get(key, [])
@@ -337,6 +557,9 @@ class _Loader:
 
     def phrase(self, phrase: str, where: str, language: str) -> re.Pattern[str]:
         normal = crisis_text(phrase).form(language)
+        for respelling in self.respellings:
+            if respelling.language == language:
+                normal = respelling.regex.sub(respelling.to, normal)
         if normal != phrase:
             raise self.fail(
                 where,
@@ -385,7 +608,7 @@ class _Loader:
         for rule, table in zip(terms.rules, rule_tables, strict=True):
             where = f"rule {rule.id!r}"
             for example in self.strings(table, "examples", where):
-                prepared = crisis_text(example).form(rule.language)
+                prepared = terms.prepare(example).form(rule.language)
                 spans = _BenignSpans(terms, prepared, rule.language)
                 if _rule_match(rule, prepared, spans) is None:
                     raise self.fail(where, f"example {example!r} is not matched by the rule")

@@ -320,3 +320,136 @@ def test_bad_terms_are_rejected_with_file_rule_and_problem(
 def test_missing_terms_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(CrisisTermsError, match="cannot read the file"):
         load_terms(tmp_path / "absent.toml")
+
+
+# --- the concept layer: families of words that fire alone (strong) or together -----------------
+
+CONCEPTS = """version = 1
+[[rule]]
+id = "zh.rule"
+category = "despair"
+language = "zh"
+phrases = ["黄瓜"]
+
+[[respell]]
+id = "zh.ke"
+language = "zh"
+pattern = '克(?!服)'
+to = "去"
+examples = ["我克了 -> 我去了"]
+
+[families]
+farewell = "suicidal_intent"
+near_time = "suicidal_intent"
+method = "method"
+
+[[cue]]
+id = "zh.farewell.last"
+family = "farewell"
+language = "zh"
+phrases = ["最后一次"]
+
+[[cue]]
+id = "zh.farewell.words"
+family = "farewell"
+language = "zh"
+phrases = ["保重"]
+
+[[cue]]
+id = "zh.near"
+family = "near_time"
+language = "zh"
+phrases = ["今晚"]
+
+[[cue]]
+id = "zh.method.rope"
+family = "method"
+language = "zh"
+strong = true
+patterns = ['绳子.{0,4}挂好']
+
+[[combine]]
+id = "farewell_time"
+category = "suicidal_intent"
+families = ["farewell", "near_time"]
+examples = ["今晚最后一次"]
+
+[[combine]]
+id = "farewell_twice"
+category = "suicidal_intent"
+families = ["farewell", "farewell"]
+"""
+
+
+def _concept_terms(tmp_path: Path, text: str = CONCEPTS) -> Any:
+    path = tmp_path / "terms.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_terms(path)
+
+
+def test_a_strong_cue_fires_alone_and_weak_cues_only_together(tmp_path: Path) -> None:
+    terms = _concept_terms(tmp_path)
+    strong = detect_crisis("绳子都挂好了", terms)
+    assert strong is not None and (strong.category, strong.rule_id) == ("method", "zh.method.rope")
+    assert detect_crisis("今晚吃饺子", terms) is None
+    assert detect_crisis("最后一次复查", terms) is None
+    together = detect_crisis("今晚是最后一次", terms)
+    assert together is not None and together.rule_id == "zh.farewell_time"
+    twice = detect_crisis("最后一次了 保重", terms)
+    assert twice is not None and twice.rule_id == "zh.farewell_twice"
+
+
+def test_one_phrase_never_counts_as_two_concepts(tmp_path: Path) -> None:
+    text = CONCEPTS.replace('phrases = ["保重"]', 'phrases = ["最后一次"]', 1)
+    assert detect_crisis("最后一次", _concept_terms(tmp_path, text)) is None
+
+
+def test_dialect_is_respelled_before_matching(tmp_path: Path) -> None:
+    terms = _concept_terms(tmp_path)
+    assert terms.prepare("我克了，克服").chinese == "我去了克服"
+    # the shipped respellings: 克 for 去, 莫 for 别, 要 typed for 药, pinyin between characters
+    for text in ["我想克找我娃", "活着真莫意思", "wo 想 qu 找 wa 了", "i no want live more"]:
+        assert detect_crisis(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今晚村里唱大戏 我克看",  # a near time with no other concept
+        "谢谢你们这些年照顾 你们保重身体",  # thanks and care, one cue of parting words
+        "老伴入土三年了 我想他",  # someone else's death in the euphemisms of one's own
+        "I bought rope for the goats today",
+    ],
+)
+def test_concepts_alone_or_about_others_do_not_fire(text: str) -> None:
+    assert detect_crisis(text) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (
+            '[[cue]]\nid = "zh.x"\nfamily = "grief"\nlanguage = "zh"\nphrases = ["想"]\n',
+            ["cue 'zh.x'", "family must be one of"],
+        ),
+        (
+            '[[combine]]\nid = "x"\ncategory = "despair"\nfamilies = ["farewell"]\n',
+            ["combine 'x'", "two or more"],
+        ),
+        (
+            '[[combine]]\nid = "y"\ncategory = "despair"\nfamilies = ["farewell", "near_time"]\n'
+            'examples = ["保重"]\n',
+            ["combine 'y'", "does not bring these together"],
+        ),
+        (
+            '[[respell]]\nid = "zh.r"\nlanguage = "zh"\npattern = "莫"\nto = "别"\n'
+            'examples = ["莫找我 -> 莫找我"]\n',
+            ["respell 'zh.r'", "not respelled that way"],
+        ),
+    ],
+)
+def test_bad_concept_entries_are_rejected(tmp_path: Path, extra: str, fragments: list[str]) -> None:
+    with pytest.raises(CrisisTermsError) as raised:
+        _concept_terms(tmp_path, CONCEPTS + extra)
+    for fragment in fragments:
+        assert fragment in str(raised.value)
