@@ -60,6 +60,7 @@ def create_app(config: Config | None = None, *, require_secret: bool = True) -> 
 def _check_rules(rt: Runtime) -> None:
     """A bad rules or crisis-terms file stops start-up, naming the file, rule and problem."""
     from server.services.crisis import CrisisTermsError, default_terms
+    from server.services.crisis_model import default_model
     from server.services.rules import RulesError
 
     try:
@@ -70,6 +71,10 @@ def _check_rules(rt: Runtime) -> None:
         default_terms()
     except CrisisTermsError as exc:
         raise ConfigError(str(exc)) from exc
+    try:
+        default_model()  # trained once per process, here rather than on the first message
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"crisis corpus: {exc}") from exc
 
 
 def select_locale() -> str:

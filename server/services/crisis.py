@@ -322,18 +322,46 @@ def _together(
     return chosen
 
 
-def detect_crisis(text: str, terms: CrisisTerms | None = None) -> CrisisMatch | None:
-    """The first crisis rule, in the terms file's order, that `text` matches; None if none."""
+def detect_crisis(
+    text: str, terms: CrisisTerms | None = None, *, model: bool = True
+) -> CrisisMatch | None:
+    """The first crisis rule, in the terms file's order, that `text` matches; else, with
+    `model`, the classifier's verdict (`crisis_model`); None if neither fires."""
     if not text or not text.strip():
         return None
-    return next(_matches(text, terms or default_terms()), None)
+    found = next(_matches(text, terms or default_terms()), None)
+    if found is None and model:
+        found = _model_match(text)
+    return found
 
 
-def find_crisis(text: str, terms: CrisisTerms | None = None) -> list[CrisisMatch]:
-    """Every crisis rule that `text` matches, in the terms file's order."""
+def find_crisis(
+    text: str, terms: CrisisTerms | None = None, *, model: bool = True
+) -> list[CrisisMatch]:
+    """Every crisis rule that `text` matches, in the terms file's order; the classifier's
+    verdict when no rule fires and `model`."""
     if not text or not text.strip():
         return []
-    return list(_matches(text, terms or default_terms()))
+    found = list(_matches(text, terms or default_terms()))
+    if not found and model:
+        verdict = _model_match(text)
+        found = [verdict] if verdict is not None else []
+    return found
+
+
+MODEL_RULE_ID = "model.char_ngrams"
+_WORDS = re.compile(r"[A-Za-z\u3400-\u9fff\uff21-\uff3a\uff41-\uff5a]")
+
+
+def _model_match(text: str) -> CrisisMatch | None:
+    from server.services.crisis_model import default_model
+
+    if not _WORDS.search(text):  # digits and punctuation only: a menu answer, nothing to read
+        return None
+    if not default_model().fires(text):
+        return None
+    language = "zh" if re.search(r"[\u3400-\u9fff]", text) else "en"
+    return CrisisMatch("despair", MODEL_RULE_ID, language)
 
 
 # --- loading -----------------------------------------------------------------------------------

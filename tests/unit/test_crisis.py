@@ -58,7 +58,8 @@ def test_corpus_is_large_and_balanced() -> None:
     ids=[f"line{e.line}-{e.language}-{'crisis' if e.crisis else 'none'}" for e in CORPUS],
 )
 def test_corpus_message(example: Any) -> None:
-    found = detect_crisis(example.message)
+    # The rules, message by message; the model is judged in aggregate below.
+    found = detect_crisis(example.message, model=False)
     if example.crisis:
         assert found is not None, f"missed crisis message: {example.message}"
     else:
@@ -73,6 +74,34 @@ def test_recall_is_complete_and_false_alarms_are_rare(language: str | None) -> N
     scores = BENCH.score(examples)
     assert scores.recall == 1.0
     assert scores.false_alarm_rate < 0.05
+
+
+def test_out_of_sample_the_model_keeps_false_alarms_under_five_percent() -> None:
+    """5-fold cross-validation: each message judged by a model that never saw it."""
+    fired = BENCH.cross_validated(CORPUS, load_terms())
+    scores = BENCH._scores(CORPUS, fired)
+    assert scores.recall == 1.0
+    assert scores.false_alarm_rate < 0.05
+
+
+def test_the_model_catches_phrasings_no_rule_names_and_equals_scikit_learn() -> None:
+    from server.services.crisis_model import default_model
+
+    model = default_model()
+    for text in CORPUS[:200]:
+        assert model.probability(text.message) == pytest.approx(
+            model.sklearn_probability(text.message), abs=1e-9
+        )
+    # Written after the rules, matched by none of them (a blind batch's style).
+    unseen = [
+        "灯枯油尽，不如早些熄了",
+        "这日子过到头了，往后不用再惦记我",
+        "I am so tired of waking up every morning",
+    ]
+    for text in unseen:
+        assert detect_crisis(text, model=False) is None
+        assert detect_crisis(text) is not None, text
+    assert detect_crisis("3") is None and detect_crisis("１２３") is None
 
 
 # --- what must not fire ------------------------------------------------------------------------
@@ -251,7 +280,7 @@ def test_detect_uses_the_terms_it_is_given(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     terms = load_terms(path)
-    assert detect_crisis("我想死", terms) is None
+    assert detect_crisis("我想死", terms, model=False) is None
     found = detect_crisis("买黄瓜", terms)
     assert found is not None and found.rule_id == "zh.test"
 
