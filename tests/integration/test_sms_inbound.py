@@ -208,6 +208,8 @@ def test_opt_out_stops_messages_and_tells_the_contact_to_call(
     assert session.get(Elder, elder.id).sms_opted_out is True  # type: ignore[union-attr]
     call = session.scalar(select(SmsMessage).where(SmsMessage.template == "contact_call_instead"))
     assert call is not None and call.phone == region.counties["xq"].workers[0].phone
+    # The contact is told which elder by code; no name travels in an SMS body.
+    assert call.params == {"elder_code": elder.code}
     _signed(sms, elder.phone, "订阅")
     session.expire_all()
     assert session.get(Elder, elder.id).sms_opted_out is False  # type: ignore[union-attr]

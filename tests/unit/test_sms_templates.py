@@ -143,6 +143,13 @@ def test_no_message_says_family_where_it_means_the_community_contact(
         assert "家人" not in body and "family" not in body.lower(), (name, locale, body)
 
 
+def test_no_message_carries_an_elders_name_phone_or_address(templates: TemplateSet) -> None:
+    # An SMS can be read by anyone holding the phone: an elder is named by their code.
+    for name in templates.names():
+        params = set(templates.spec(name).params)
+        assert not params & {"elder_name", "name", "phone", "address", "elder_phone"}, name
+
+
 def test_case_notifications_name_the_case_and_the_elder_code_only(
     templates: TemplateSet,
 ) -> None:

@@ -470,7 +470,7 @@ def _opt(
                 session,
                 phone=contact.phone,
                 template="contact_call_instead",
-                params={"elder_name": elder.name},
+                params={"elder_code": elder.code},
                 locale=contact.locale,
                 worker_id=contact.id,
                 now=now,
