@@ -215,6 +215,18 @@ def test_opt_out_stops_messages_and_tells_the_contact_to_call(
     assert session.get(Elder, elder.id).sms_opted_out is False  # type: ignore[union-attr]
 
 
+def test_only_an_elder_is_told_that_home_visits_go_on_when_opting_out(
+    sms: FlaskClient, session: Session
+) -> None:
+    region, visit = _region(session)
+    _, elder_reply = _signed(sms, visit.elder.phone, "TD")
+    _, worker_reply = _signed(sms, region.counties["xq"].workers[1].phone, "退订")
+    _, stranger_reply = _signed(sms, "+8613912340000", "STOP")
+    assert elder_reply is not None and "上门探访照常进行" in elder_reply
+    for reply in (worker_reply, stranger_reply):
+        assert reply is not None and "退订" in reply and "上门探访" not in reply, reply
+
+
 def test_an_unknown_number_gets_one_polite_reply_a_day(sms: FlaskClient, session: Session) -> None:
     _region(session)
     first = _signed(sms, "+8613700000001", "你好，请问这是哪里")

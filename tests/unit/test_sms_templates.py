@@ -42,6 +42,7 @@ KINDS = {
     "elder_help_ack",
     "elder_talk_ack",
     "elder_optout_confirm",
+    "optout_confirm",
     "elder_optin_confirm",
     "elder_crisis_reply",
     "unknown_sender_reply",

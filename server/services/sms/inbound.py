@@ -476,6 +476,8 @@ def _opt(
                 now=now,
             )
     locale = worker.locale if worker else (elders[0].locale if elders else "zh_CN")
+    if stop and not elders:  # a worker or a stranger: no visits to speak of
+        return Reply("optout_confirm", locale)
     return Reply("elder_optout_confirm" if stop else "elder_optin_confirm", locale)
 
 
