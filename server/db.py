@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -124,3 +124,17 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     target = Base.metadata.tables[name]
     for start in range(0, len(rows), 10_000):
         session.execute(insert(target), rows[start : start + 10_000])
+
+
+def refresh_statistics(engine: Engine, *tables: str) -> None:
+    """After a bulk load, let PostgreSQL's planner know the tables' new sizes (ANALYZE).
+
+    Without statistics (a fresh database, or autovacuum off) PostgreSQL guesses, and a
+    lookup of one elder by phone can read every elder through the wrong index. A no-op on
+    other databases."""
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    with engine.connect() as connection:
+        connection.execute(text(f"ANALYZE {', '.join(tables)}"))
+        connection.commit()
+

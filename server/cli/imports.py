@@ -11,7 +11,16 @@ from sqlalchemy.exc import IntegrityError
 
 from server.cli.base import InvalidInput, load_config, main, open_runtime, unit_of_work
 from server.config import Config
+from server.db import refresh_statistics
 from server.services.imports import KINDS, ImportResult, import_csv
+
+# What each kind of import writes (for the planner statistics refreshed after it).
+IMPORTED_TABLES = {
+    "areas": ("areas",),
+    "agencies": ("agencies", "agency_areas"),
+    "workers": ("workers", "worker_areas"),
+    "elders": ("elders",),
+}
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,9 @@ def import_command(kind: str, file: str, dry_run: bool) -> None:
             "imported. Was another import running at the same time? Run it again."
         ) from None
     _report(file, result)
+    if not dry_run and (result.created or result.updated):
+        with open_runtime(config) as rt:
+            refresh_statistics(rt.engine, *IMPORTED_TABLES[kind])
     if not dry_run and kind in ("elders", "workers") and (result.created or result.updated):
         _replan(config)
 

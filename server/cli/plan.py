@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from server.cli.base import main, open_runtime, unit_of_work
-from server.db import transaction
+from server.db import refresh_statistics, transaction
 from server.models import Elder, Visit, Worker
 from server.services.months import current_month, local_today, parse_month
 
@@ -54,6 +54,8 @@ def plan_command(month: str | None, dry_run: bool, as_json: bool) -> None:
             run = run_plan(session, month, local_today(tz), dry_run=dry_run)
             if dry_run:
                 session.rollback()
+        if not dry_run and run.as_dict()["changes"]["new"]:
+            refresh_statistics(rt.engine, "visits", "visit_assignments")
     if as_json:
         click.echo(json.dumps(run.as_dict(), ensure_ascii=False, indent=2))
         return

@@ -9,8 +9,10 @@ import click
 from sqlalchemy import inspect
 
 from server.cli.base import EXIT_MISUSE, InvalidInput, load_config, main, open_runtime
-from server.db import transaction
+from server.db import refresh_statistics, transaction
 from server.services.seed import SeedError, seed_region
+
+SEEDED_TABLES = ("areas", "agencies", "agency_areas", "workers", "worker_areas", "elders")
 
 
 class _Misuse(click.ClickException):
@@ -60,6 +62,7 @@ def seed(elders: int, workers: int, seed_value: int, demo_pin: str | None) -> No
                 )
             except SeedError as exc:
                 raise InvalidInput(str(exc)) from exc
+        refresh_statistics(rt.engine, *SEEDED_TABLES)
     seconds = time.perf_counter() - started
 
     a, w = summary.areas, summary.workers

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from server.data.ningxia import COUNTIES, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
@@ -315,3 +316,34 @@ def test_seed_command_needs_a_migrated_database(cli: Cli, tmp_path: Path) -> Non
     result = cli("seed", "--elders", "10", "--workers", "5", env={"TANFANG_DATABASE_URL": url})
     assert result.exit_code == 2
     assert "tanfang db upgrade" in result.output
+
+
+@pytest.mark.postgres
+def test_seed_and_plan_leave_postgresql_with_fresh_statistics(
+    pg_engine: Engine, postgres_url: str
+) -> None:
+    """After a bulk load PostgreSQL's planner knows the tables' sizes (with autovacuum off
+    or not yet run, it would guess, and read every elder to find one by phone)."""
+    from server.db import refresh_statistics
+
+    with pg_engine.connect() as conn:
+        conn.execute(text("SELECT pg_stat_reset()"))
+    cli = Cli(postgres_url)
+    assert cli("seed", "--elders", "300", "--workers", "30", "--seed", "5").exit_code == 0
+    assert cli("plan").exit_code == 0
+
+    def analyzed(table: str) -> bool:
+        with pg_engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    text(
+                        "SELECT coalesce(last_analyze, last_autoanalyze) IS NOT NULL"
+                        " FROM pg_stat_user_tables WHERE relname = :t"
+                    ),
+                    {"t": table},
+                )
+            )
+
+    for table in ("elders", "workers", "areas", "visits", "visit_assignments"):
+        assert analyzed(table), table
+    refresh_statistics(pg_engine)  # nothing named: nothing to do
