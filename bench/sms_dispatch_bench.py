@@ -28,15 +28,17 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
-from server.db import make_engine, make_session_factory, transaction
-from server.migrate import upgrade
-from server.services.outbox import enqueue
-from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, TwilioDouble
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python bench/...` from anywhere: the project's packages
+
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from server.db import make_engine, make_session_factory, transaction  # noqa: E402
+from server.migrate import upgrade  # noqa: E402
+from server.services.outbox import enqueue  # noqa: E402
+from tests.support.twilio_double import ACCOUNT_SID, AUTH_TOKEN, TwilioDouble  # noqa: E402
+
 BENCH_DATABASE = "tanfang_bench_sms"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -4,6 +4,7 @@ what reaches the provider, when, how often, and what each failure leaves behind.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import random
 import signal
@@ -185,6 +186,26 @@ def test_a_queued_message_reaches_the_provider_rendered_signed_and_tracked(
     assert message.segments == 2  # the provider's count
     assert message.body == request.body
     assert message.sent_at == clock.now
+
+
+def test_sending_logs_no_phone_number_and_no_provider_chatter(
+    session: Session,
+    region: Region,
+    double: TwilioDouble,
+    make_dispatcher: MakeDispatcher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The SDK logs every request (URL, headers, and for look-ups the number asked about) at
+    INFO; none of that may reach the service's logs."""
+    worker = region.counties["xq"].workers[0]
+    elder = region.counties["xq"].elders[0]
+    queue(session, worker.phone, "worker_reminder", reminder(elder.code), worker_id=worker.id)
+    double.script(Reply(201))
+    with caplog.at_level(logging.DEBUG):
+        assert make_dispatcher().run_once().sent == 1
+    assert not [r for r in caplog.records if r.name.startswith("twilio")]
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert worker.phone not in text and worker.phone[3:] not in text
 
 
 def test_a_change_rolled_back_sends_nothing(

@@ -30,6 +30,9 @@ from server.adapters.sms.base import (
 from server.config import Config, ConfigError
 
 log = logging.getLogger(__name__)
+# The SDK logs every request at INFO: URLs, headers, and for a look-up of recent messages the
+# phone number asked about. Personal data never goes into logs; its warnings still do.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 DEFAULT_TIMEOUT_S = 10.0
 # A few recent messages are enough to settle one in-doubt send: it is at most minutes old.
