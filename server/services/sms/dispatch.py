@@ -681,7 +681,10 @@ class Dispatcher:
         _encoding, count = segments(body)
         message.body, message.segments = body, count
         if not item.urgent:
-            earlier = duplicate_of(session, message, body, now - self.policy.dedupe_window)
+            # No autoflush: the body and segments just set are written with the outcome, not
+            # as an extra UPDATE of the message (seven indexes) before this look-up.
+            with session.no_autoflush:
+                earlier = duplicate_of(session, message, body, now - self.policy.dedupe_window)
             if earlier is not None:
                 self._finish(
                     item,
