@@ -145,7 +145,7 @@ def main() -> None:
         from dataclasses import replace
 
         from server.config import Config
-        from server.db import transaction
+        from server.db import refresh_statistics, transaction
         from server.migrate import upgrade
         from server.models import Elder, Worker
         from server.runtime import Runtime
@@ -161,6 +161,8 @@ def main() -> None:
             elders = session.execute(
                 select(Elder.phone, Elder.code).where(Elder.phone.is_not(None))
             ).all()
+        # As `tanfang seed` does: the planner's statistics after the bulk load.
+        refresh_statistics(rt.engine, "areas", "workers", "worker_areas", "elders")
         with rt.engine.begin() as conn:
             conn.execute(text(
                 "CREATE TABLE floor_messages (id serial PRIMARY KEY, sid text UNIQUE, "
