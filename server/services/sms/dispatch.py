@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker
 
 from server.adapters.sms.base import (
     BAD_NUMBER_CODES,
@@ -277,6 +277,14 @@ def phone_opted_out(session: Session, phone: str) -> bool:
             )
         )
     )
+
+
+# An elder or worker with the message's number has stopped automated messages (correlated to
+# the message in the query that loads an outbox row).
+_OPTED_OUT = or_(
+    exists().where(Elder.phone == SmsMessage.phone, Elder.sms_opted_out.is_(True)),
+    exists().where(Worker.phone == SmsMessage.phone, Worker.sms_opted_out.is_(True)),
+).label("opted_out")
 
 
 def mark_opted_out(session: Session, phone: str, now: datetime) -> None:
@@ -637,10 +645,19 @@ class Dispatcher:
         before this returns."""
         self._renew_claims_if_due()
         with self.sessions() as session:
-            item = session.get(OutboxItem, item_id, options=[joinedload(OutboxItem.message)])
-            if item is None or item.state != "claimed" or item.claimed_by != self._token:
+            # The row, its message and whether its number opted out, in one round trip.
+            found = session.execute(
+                select(OutboxItem, _OPTED_OUT)
+                .join(OutboxItem.message)
+                .options(contains_eager(OutboxItem.message))
+                .where(OutboxItem.id == item_id)
+            ).first()
+            if found is None:
                 return "lost_claim"
-            decided = self._decide(session, item, self.clock(), stale)
+            item, opted_out = found
+            if item.state != "claimed" or item.claimed_by != self._token:
+                return "lost_claim"
+            decided = self._decide(session, item, self.clock(), stale, opted_out=bool(opted_out))
             if not isinstance(decided, _Outgoing):
                 session.commit()
                 return decided
@@ -649,10 +666,18 @@ class Dispatcher:
     # -- deciding --
 
     def _decide(
-        self, session: Session, item: OutboxItem, now: datetime, stale: bool
+        self,
+        session: Session,
+        item: OutboxItem,
+        now: datetime,
+        stale: bool,
+        *,
+        opted_out: bool | None = None,
     ) -> Outcome | _Outgoing:
         message = item.message
-        if not item.urgent and phone_opted_out(session, message.phone):
+        if opted_out is None:
+            opted_out = phone_opted_out(session, message.phone)
+        if not item.urgent and opted_out:
             self._finish(item, message, now, "cancelled", "canceled", "recipient opted out")
             return "cancelled"
         if not item.urgent:
