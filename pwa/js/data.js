@@ -6,19 +6,28 @@ import { expire, session } from "./session.js";
 import { get, put, update } from "./store.js";
 
 export class SignInNeeded extends Error {}
+/** The answer came for a sign-in that has since ended: there is nothing to do with it. */
+export class Superseded extends Error {}
 
+/** A GET for the signed-in worker: `{data, signedIn}`. An answer that arrives after they
+ * signed out (or someone else signed in) is dropped (Superseded), so that nothing is
+ * written back onto the phone once logout has cleared it. */
 async function call(path) {
   const signedIn = session();
   if (!signedIn) throw new SignInNeeded();
+  let data;
   try {
-    return (await api(path, { token: signedIn.token })).data;
+    data = (await api(path, { token: signedIn.token })).data;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
+      if (session() !== signedIn) throw new Superseded();
       await expire();
       throw new SignInNeeded();
     }
     throw error;
   }
+  if (session() !== signedIn) throw new Superseded();
+  return { data, signedIn };
 }
 
 export async function cachedVisits(userId) {
@@ -29,9 +38,9 @@ export async function cachedVisits(userId) {
 /** This month's visits from the server (the server's month), saved as the offline copy.
  * A visit moved to someone else is simply no longer in the list. */
 export async function fetchVisits() {
-  const data = await call("/visits?status=all");
+  const { data, signedIn } = await call("/visits?status=all");
   const copy = {
-    user_id: session().user.id,
+    user_id: signedIn.user.id,
     month: data.month,
     fetched_at: Date.now(),
     visits: data.visits,
@@ -60,7 +69,7 @@ export function markCheckedIn(visitId, payload) {
 /** The elder card. Its offline copy leaves the last visit's note out: notes can hold
  * health details, and the phone keeps only what a visit needs when there is no signal. */
 export async function fetchCard(elderId) {
-  const { card } = await call(`/elders/${elderId}/card`);
+  const { card } = (await call(`/elders/${elderId}/card`)).data;
   const last = card.last_visit;
   await put("cards", {
     ...card,

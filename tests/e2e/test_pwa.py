@@ -488,6 +488,51 @@ def test_logout_sends_first_asks_before_dropping_and_leaves_nothing_personal(
     assert all(t.revoked_at is not None for t in tokens)
 
 
+STORED_COUNTS = """async () => {
+    const db = await new Promise((ok, no) => {
+        const r = indexedDB.open('tanfang'); r.onsuccess = () => ok(r.result);
+        r.onerror = () => no(r.error); });
+    const counts = {};
+    for (const name of db.objectStoreNames) {
+        counts[name] = await new Promise(ok => {
+            const r = db.transaction(name).objectStore(name).count();
+            r.onsuccess = () => ok(r.result); });
+    }
+    db.close();
+    return counts;
+}"""
+
+
+@pytest.mark.browser
+def test_an_answer_that_arrives_after_sign_out_is_not_kept(
+    round_: Round, phone_context: Any, new_page: Callable[[], Any]
+) -> None:
+    """A slow network: the worker signs out while the card and the visit list are still
+    on their way. What arrives afterwards is dropped, not written back onto the phone."""
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:
+        held.append((route, route.fetch()))  # the server answers now; the phone hears later
+
+    page = new_page()
+    sign_in(page, round_.worker.phone)
+    phone_context.route("**/api/v1/elders/*/card", hold)
+    phone_context.route("**/api/v1/visits?*", hold)
+    page.click(f'a.visit[data-visit-id="{round_.visits[0].id}"]')
+    page.wait_for_selector("#start-checkin")
+    page.click("a.back")
+    page.wait_for_selector("a.visit")
+    wait_for(lambda: len(held) == 2)
+    assert len(held) == 2
+    page.click("#logout")
+    page.wait_for_selector("#sign-in")
+    for route, answer in held:
+        route.fulfill(response=answer)
+    page.wait_for_timeout(1000)
+    assert page.evaluate(STORED_COUNTS) == {"cards": 0, "kv": 0, "outbox": 0}
+    assert page.is_visible("#sign-in")
+
+
 # --------------------------------------------------------------------------- the server's side
 
 

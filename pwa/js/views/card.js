@@ -1,7 +1,7 @@
 // The elder card: who, where, a big button to call, the last visit and its note, open cases,
 // and the button that starts a check-in.
 import { NetworkError } from "../api.js";
-import { SignInNeeded, cachedCard, cachedVisits, fetchCard } from "../data.js";
+import { SignInNeeded, Superseded, cachedCard, cachedVisits, fetchCard } from "../data.js";
 import { face, fill, h } from "../dom.js";
 import { formatDate, formatPhone, formatTime, t } from "../i18n.js";
 import * as outbox from "../outbox.js";
@@ -93,6 +93,7 @@ export async function cardView(app, visitId) {
     card = await fetchCard(visit.elder.id);
     live = true;
   } catch (error) {
+    if (error instanceof Superseded) return;
     if (error instanceof SignInNeeded) return app.needSignIn();
     offline = true;
     if (!(error instanceof NetworkError)) console.error(error);

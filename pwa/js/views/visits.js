@@ -1,7 +1,7 @@
 // This month's visits: open first, by due date, then by distance from the phone when the
 // worker allows location. Shown at once from the offline copy, then refreshed.
 import { NetworkError } from "../api.js";
-import { SignInNeeded, cachedVisits, fetchVisits } from "../data.js";
+import { SignInNeeded, Superseded, cachedVisits, fetchVisits } from "../data.js";
 import { fill, h } from "../dom.js";
 import { currentPosition, distanceM, permission } from "../geo.js";
 import { formatDate, formatDistance, formatTime, t } from "../i18n.js";
@@ -111,6 +111,7 @@ export async function visitsView(app) {
       copy = await fetchVisits();
       state = "fresh";
     } catch (error) {
+      if (error instanceof Superseded) return;
       if (error instanceof SignInNeeded) return app.needSignIn();
       state = "offline";
       if (!(error instanceof NetworkError)) console.error(error);
