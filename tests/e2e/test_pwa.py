@@ -533,6 +533,46 @@ def test_an_answer_that_arrives_after_sign_out_is_not_kept(
     assert page.is_visible("#sign-in")
 
 
+ON_SCREEN = """(selector) => {
+    const el = document.querySelector(selector);
+    const r = el.getBoundingClientRect();
+    if (!el.textContent.trim() || r.height === 0) return false;
+    const x = r.left + Math.min(r.width, 40) / 2, y = r.top + r.height / 2;
+    const top = document.elementFromPoint(x, y);  // null when outside the screen
+    return Boolean(top && (top === el || el.contains(top)));
+}"""
+
+
+@pytest.mark.browser
+def test_the_form_says_what_is_missing_where_the_worker_is_looking(
+    round_: Round, new_page: Callable[[], Any], artifacts: Path
+) -> None:
+    """Save without an outcome, or with one PHQ-2 answer: the reason is on the screen, next
+    to the question, not below the fold behind the Save button."""
+    page = new_page()
+    sign_in(page, round_.worker.phone)
+    page.click(f'a.visit[data-visit-id="{round_.visits[0].id}"]')
+    page.click("#start-checkin")
+    page.wait_for_selector("#geo.ok")
+    page.click("#save")
+    page.wait_for_selector("#form-error:has-text('请先选择探访结果')")
+    page.wait_for_timeout(600)  # any smooth scroll has ended
+    assert page.evaluate(ON_SCREEN, "#form-error"), "the reason is not on the screen"
+    assert page.evaluate(ON_SCREEN, "#outcome > legend"), "the question is not on the screen"
+    page.screenshot(path=str(artifacts / "pwa-checkin-missing-outcome-360x640.png"))
+
+    page.get_by_text("见到本人", exact=True).click()
+    assert page.inner_text("#form-error") == ""  # answered: the complaint goes
+    page.check('input[name="phq2_1"][value="1"]')
+    page.evaluate("window.scrollTo(0, 0)")
+    page.click("#save")
+    page.wait_for_selector("#form-error:has-text('两个问题都要回答')")
+    page.wait_for_timeout(600)
+    assert page.evaluate(ON_SCREEN, "#form-error"), "the reason is not on the screen"
+    assert page.evaluate(ON_SCREEN, "#phq2 > legend"), "the question is not on the screen"
+    assert page.url.endswith(f"#/checkin/{round_.visits[0].id}")  # nothing was saved
+
+
 # --------------------------------------------------------------------------- the server's side
 
 

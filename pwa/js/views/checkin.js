@@ -138,23 +138,36 @@ export async function checkinView(app, visitId) {
     ),
   );
 
+  /** Say what is wrong where the worker is looking: under the question it is about (which
+   * is scrolled into view), or else just above the Save button. */
+  function complain(message, groupSelector = null) {
+    for (const marked of form.querySelectorAll(".group.invalid")) marked.classList.remove("invalid");
+    error.textContent = message;
+    const where = groupSelector && form.querySelector(groupSelector);
+    if (where) {
+      where.classList.add("invalid");
+      where.querySelector("legend").after(error);
+    } else {
+      form.querySelector("#save").before(error);
+    }
+    (where || error).scrollIntoView({ block: where ? "start" : "center" });
+  }
+  form.addEventListener("change", () => {
+    if (!error.textContent) return;
+    error.textContent = "";
+    for (const marked of form.querySelectorAll(".group.invalid")) marked.classList.remove("invalid");
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (saving) return; // one tap, one check-in
     const data = new FormData(form);
     const outcome = data.get("outcome");
-    if (!outcome) {
-      error.textContent = t("checkin.pick_outcome");
-      form.querySelector("#outcome").scrollIntoView({ block: "center" });
-      return;
-    }
+    if (!outcome) return complain(t("checkin.pick_outcome"), "#outcome");
     const seen = outcome === "seen";
     const a = data.get("phq2_1");
     const b = data.get("phq2_2");
-    if (seen && (a === null) !== (b === null)) {
-      error.textContent = t("checkin.phq2_both");
-      return;
-    }
+    if (seen && (a === null) !== (b === null)) return complain(t("checkin.phq2_both"), "#phq2");
     const note = String(data.get("note") || "").trim();
     const payload = {
       client_id: outbox.newClientId(),
@@ -176,7 +189,7 @@ export async function checkinView(app, visitId) {
     } catch (failure) {
       saving = false;
       form.querySelector("#save").disabled = false;
-      error.textContent = t("checkin.not_saved");
+      complain(t("checkin.not_saved"));
       console.error(failure);
       return;
     }
