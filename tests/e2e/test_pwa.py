@@ -576,6 +576,33 @@ def test_the_form_says_what_is_missing_where_the_worker_is_looking(
     assert page.url.endswith(f"#/checkin/{round_.visits[0].id}")  # nothing was saved
 
 
+PILL_CLIPPED = """() => {
+    const pill = document.getElementById('queue-pill');
+    const bar = document.querySelector('header.bar').getBoundingClientRect();
+    const r = pill.getBoundingClientRect();
+    return pill.scrollWidth > pill.clientWidth || pill.scrollHeight > pill.clientHeight
+        || r.right > bar.right || r.bottom > bar.bottom;
+}"""
+
+
+@pytest.mark.browser
+def test_the_header_shows_the_whole_count_in_english(
+    round_: Round, session: Session, new_page: Callable[[], Any], artifacts: Path
+) -> None:
+    """At 360 px the English header ("Tanfang", "Sign out") leaves the count pill narrow: its
+    words wrap rather than being cut to "0 wait..."."""
+    round_.worker.locale = "en"
+    session.commit()
+    page = new_page()
+    sign_in(page, round_.worker.phone)
+    assert page.inner_text("#queue-count") == "0 waiting"
+    assert not page.evaluate(PILL_CLIPPED), "the pill cuts its text"
+    # The longest it gets: many waiting, some refused by the server.
+    page.evaluate("document.getElementById('queue-count').textContent = '12 waiting · 3 to fix'")
+    assert not page.evaluate(PILL_CLIPPED), "the pill cuts its text"
+    page.screenshot(path=str(artifacts / "pwa-header-en-360x640.png"))
+
+
 # --------------------------------------------------------------------------- the server's side
 
 
