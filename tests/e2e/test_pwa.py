@@ -603,6 +603,19 @@ def test_the_header_shows_the_whole_count_in_english(
     page.screenshot(path=str(artifacts / "pwa-header-en-360x640.png"))
 
 
+@pytest.mark.browser
+def test_the_summary_counts_visits_not_people(
+    round_: Round, session: Session, new_page: Callable[[], Any]
+) -> None:
+    """An elevated-risk elder is visited twice a month: five visits to four people are
+    "5 次", not "5 位" (位 counts people)."""
+    make_visit(session, round_.elders[0], round_.worker, round_.month, seq=2)
+    session.commit()
+    page = new_page()
+    sign_in(page, round_.worker.phone)
+    assert page.inner_text("#visits-summary") == "待探访 5 次 · 共 5 次"
+
+
 # --------------------------------------------------------------------------- the server's side
 
 
