@@ -616,6 +616,23 @@ def test_the_summary_counts_visits_not_people(
     assert page.inner_text("#visits-summary") == "待探访 5 次 · 共 5 次"
 
 
+@pytest.mark.browser
+def test_an_empty_sign_in_form_says_what_to_fill_in(
+    round_: Round, new_page: Callable[[], Any]
+) -> None:
+    """Tapping 登录 too early is not 'wrong number or PIN': the app asks for what is missing."""
+    page = new_page()
+    page.goto("/app/")
+    page.click("#sign-in")
+    assert page.inner_text("#login-error") == "请输入手机号"
+    page.fill("#phone", round_.worker.phone)
+    page.click("#sign-in")
+    assert page.inner_text("#login-error") == "请输入密码（PIN）"
+    page.click("#switch-mode")
+    page.click("#sign-in")
+    assert page.inner_text("#login-error") == "请输入短信验证码"
+
+
 # --------------------------------------------------------------------------- the server's side
 
 

@@ -125,7 +125,9 @@ export function loginView(app, { expired = false, phone = "" } = {}) {
     message.textContent = "";
     const secret = (mode === "pin" ? pinInput.value : codeInput.value).trim();
     if (!phoneInput.value.trim() || !secret) {
-      message.textContent = mode === "pin" ? t("login.failed") : t("login.otp_failed");
+      // Not "wrong": say what is still empty.
+      const missing = !phoneInput.value.trim() ? "phone" : mode === "pin" ? "pin" : "code";
+      message.textContent = t(`login.need_${missing}`);
       return;
     }
     submit.disabled = true;
