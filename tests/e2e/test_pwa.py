@@ -633,6 +633,38 @@ def test_an_empty_sign_in_form_says_what_to_fill_in(
     assert page.inner_text("#login-error") == "请输入短信验证码"
 
 
+CONTRAST = """(selector) => {
+    const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = (c) => {
+        const [r, g, b] = rgb(c).map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const el = document.querySelector(selector);
+    let back = el;
+    while (getComputedStyle(back).backgroundColor === 'rgba(0, 0, 0, 0)') back = back.parentElement;
+    const [a, b] = [lum(getComputedStyle(el).color), lum(getComputedStyle(back).backgroundColor)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+@pytest.mark.browser
+def test_the_done_chip_on_the_card_is_readable(
+    round_: Round, session: Session, new_page: Callable[[], Any]
+) -> None:
+    """Older eyes: the green '已完成' on the card's grey chip reaches WCAG AA (4.5:1)."""
+    round_.visits[0].status = "done"
+    session.commit()
+    page = new_page()
+    sign_in(page, round_.worker.phone)
+    page.click(f'a.visit[data-visit-id="{round_.visits[0].id}"]')
+    page.wait_for_selector(".chips .status.done")
+    assert page.evaluate(CONTRAST, ".chips .status.done") >= 4.5
+    assert page.evaluate(CONTRAST, "#call") >= 4.5
+
+
 # --------------------------------------------------------------------------- the server's side
 
 
