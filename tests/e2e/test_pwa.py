@@ -665,6 +665,21 @@ def test_the_done_chip_on_the_card_is_readable(
     assert page.evaluate(CONTRAST, "#call") >= 4.5
 
 
+@pytest.mark.browser
+def test_a_card_without_a_phone_number_says_so(
+    round_: Round, session: Session, new_page: Callable[[], Any]
+) -> None:
+    """No call button and no word about it leaves the worker looking for one."""
+    round_.elders[0].phone = None
+    session.commit()
+    page = new_page()
+    sign_in(page, round_.worker.phone)
+    page.click(f'a.visit[data-visit-id="{round_.visits[0].id}"]')
+    page.wait_for_selector("#start-checkin")
+    assert page.query_selector("#call") is None
+    assert page.inner_text("#no-phone") == "没有登记电话号码"
+
+
 # --------------------------------------------------------------------------- the server's side
 
 

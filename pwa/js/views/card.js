@@ -36,7 +36,7 @@ export async function cardView(app, visitId) {
       h("p", { class: "due" }, t("visits.due", { date: formatDate(visit.due_date) })),
       elder.phone
         ? h("a", { class: "button call", href: `tel:${elder.phone}`, id: "call" }, `☎ ${t("card.call")} ${formatPhone(elder.phone)}`)
-        : null,
+        : h("p", { class: "muted", id: "no-phone" }, t("card.no_phone")),
       isOpen(status)
         ? h("a", { class: "button primary", href: `#/checkin/${visit.id}`, id: "start-checkin" }, t("card.checkin"))
         : null,
