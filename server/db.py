@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -57,8 +59,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets its folder created, foreign keys and WAL switched on."""
+# A pooled connection idle for longer than this is checked with a round trip before use; one
+# used more recently is trusted (HikariCP's "alive bypass window"). Under load every connection
+# is recent, so no request pays for a ping; after a quiet spell, or a server restart noticed by
+# no one yet, the first checkout finds the dead connection and takes a new one.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def make_engine(
+    url: str, *, ping_after_idle: float | None = PING_AFTER_IDLE_SECONDS, **kwargs: Any
+) -> Engine:
+    """An engine for `url`; SQLite gets its folder created, foreign keys and WAL switched on;
+    elsewhere a pooled connection idle for more than `ping_after_idle` seconds is checked
+    before use (None: never)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -77,8 +90,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if ping_after_idle is not None and not kwargs.get("pool_pre_ping"):
+        _ping_idle_connections(engine, ping_after_idle)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool.
+
+    A connection used within the window that turns out dead fails its statement; SQLAlchemy
+    sees the disconnect and invalidates the whole pool, so only that request fails (a webhook
+    answers 503 and Twilio retries it).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        # `info` lives as long as this DBAPI connection (cleared when it is replaced).
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return  # just connected, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                # The pool drops this connection and checks out a fresh one.
+                raise DisconnectionError("idle connection closed by the server") from exc
+            raise
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

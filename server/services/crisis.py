@@ -28,7 +28,7 @@ import tomllib
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,29 @@ class CrisisTerms:
     families: tuple[tuple[str, str], ...] = ()
     cues: tuple[ConceptCue, ...] = ()
     combinations: tuple[Combination, ...] = ()
+
+    @cached_property
+    def _starts(self) -> dict[int, frozenset[str] | None]:
+        """Per rule and cue (by identity): the characters any of its matches can start with,
+        or None when that cannot be told."""
+        starts: dict[int, frozenset[str] | None] = {}
+        for entry in (*self.rules, *self.cues):
+            union: set[str] = set()
+            for regex in entry.regexes:
+                chars = first_chars(regex)
+                if chars is None:
+                    starts[id(entry)] = None
+                    break
+                union |= chars
+            else:
+                starts[id(entry)] = frozenset(union)
+        return starts
+
+    def may_match(self, entry: CrisisRule | ConceptCue, chars: frozenset[str]) -> bool:
+        """False only when no regex of `entry` can match a text made of `chars`: each of its
+        matches would have to start with a character the text does not have."""
+        starts = self._starts.get(id(entry))
+        return starts is None or not starts.isdisjoint(chars)
 
     def category_of(self, family: str) -> str:
         """The category a strong cue of `family` reports."""
@@ -258,14 +281,86 @@ def _first_match(
     return None
 
 
+def first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
+    """The characters a non-empty match of `regex` can start with, read off the parsed
+    pattern; None when that cannot be told (a dot, a negated or wide class, \\w, a pattern
+    that may match nothing)."""
+    try:
+        from re import _parser  # the parser `re` itself uses (sre_parse before 3.11)
+    except ImportError:  # pragma: no cover - another Python
+        return None
+    try:
+        found = _sequence_starts(list(_parser.parse(regex.pattern, regex.flags)))
+    except Exception:  # noqa: BLE001 - an unexpected construct: never skip the regex
+        return None
+    if found is None or found[1]:
+        return None
+    return frozenset(found[0])
+
+
+# Ranges wider than this are "anything" (a whole script), not worth a set.
+_NARROW_RANGE = 256
+
+
+def _sequence_starts(items: list[tuple[Any, Any]]) -> tuple[set[str], bool] | None:
+    """(first characters, may the sequence match nothing) of a parsed sequence; None: unknown."""
+    from re import _constants as sre
+
+    starts: set[str] = set()
+    for op, arg in items:
+        if op is sre.LITERAL:
+            return starts | {chr(arg)}, False
+        if op is sre.IN:
+            chars: set[str] = set()
+            for kind, value in arg:
+                if kind is sre.LITERAL:
+                    chars.add(chr(value))
+                elif kind is sre.RANGE and value[1] - value[0] < _NARROW_RANGE:
+                    chars.update(map(chr, range(value[0], value[1] + 1)))
+                else:  # NEGATE, CATEGORY (\\w, \\d), a wide range
+                    return None
+            return starts | chars, False
+        if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            continue  # zero-width: the match starts with what follows
+        if op is sre.SUBPATTERN:
+            inner = _sequence_starts(list(arg[3]))
+        elif op is sre.BRANCH:
+            inner = (set(), False)
+            for branch in arg[1]:
+                part = _sequence_starts(list(branch))
+                if part is None:
+                    return None
+                inner = (inner[0] | part[0], inner[1] or part[1])
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+            low, _high, item = arg
+            inner = _sequence_starts(list(item))
+            if inner is not None and low == 0:
+                inner = (inner[0], True)
+        else:
+            return None
+        if inner is None:
+            return None
+        starts |= inner[0]
+        if not inner[1]:
+            return starts, False
+    return starts, True
+
+
 def _rule_match(rule: CrisisRule | ConceptCue, form: str, benign: _BenignSpans) -> str | None:
     match = _first_match(rule, form, benign)
     return None if match is None else match.group()
 
 
-def _matches(text: str, terms: CrisisTerms) -> Iterator[CrisisMatch]:
+def _matches(text: str, terms: CrisisTerms, *, prefilter: bool = True) -> Iterator[CrisisMatch]:
+    """Every rule match, then every concept match, in the terms file's order. With `prefilter`,
+    rules that cannot match (by the characters their matches start with) are not tried: most
+    messages hold none of the words, and trying ~700 regexes one by one is most of the cost."""
     prepared = terms.prepare(text)
     spans: dict[str, _BenignSpans] = {}
+    present = {language: frozenset(prepared.form(language)) for language in LANGUAGES}
+
+    def possible(entry: CrisisRule | ConceptCue) -> bool:
+        return not prefilter or terms.may_match(entry, present[entry.language])
 
     def benign(language: str) -> _BenignSpans:
         if language not in spans:
@@ -273,19 +368,26 @@ def _matches(text: str, terms: CrisisTerms) -> Iterator[CrisisMatch]:
         return spans[language]
 
     for rule in terms.rules:
+        if not possible(rule):
+            continue
         matched = _rule_match(rule, prepared.form(rule.language), benign(rule.language))
         if matched is not None:
             yield CrisisMatch(rule.category, rule.id, rule.language, matched)
-    yield from _concept_matches(prepared, terms, benign)
+    yield from _concept_matches(prepared, terms, benign, possible)
 
 
 def _concept_matches(
-    prepared: CrisisText, terms: CrisisTerms, benign: Callable[[str], _BenignSpans]
+    prepared: CrisisText,
+    terms: CrisisTerms,
+    benign: Callable[[str], _BenignSpans],
+    possible: Callable[[ConceptCue], bool],
 ) -> Iterator[CrisisMatch]:
     # per language, family -> the matches of its cues, one per cue; a cue whose words overlap
     # those of an earlier cue of the same family adds nothing (寿衣 is one cue, not two)
     found: dict[str, dict[str, list[re.Match[str]]]] = {language: {} for language in LANGUAGES}
     for cue in terms.cues:
+        if not possible(cue):
+            continue
         match = _first_match(cue, prepared.form(cue.language), benign(cue.language))
         if match is None:
             continue
