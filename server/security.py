@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from server.models import Worker
@@ -25,8 +26,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"
 
 
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer for the many requests
+    that carry no cookie (webhooks, the API, the worker app's assets)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_security(app: Flask) -> None:
     """Load the signed-in person before each request."""
+    app.session_interface = _CookieSessions()
     app.before_request(load_user)
 
 

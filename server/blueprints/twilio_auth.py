@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urlparse
 
 from flask import Response, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, compare, remove_port
 
 from server.runtime import config
 
@@ -27,13 +28,40 @@ def public_url_of_request() -> str:
     return url
 
 
-def signature_valid() -> bool:
-    """True when the request carries a valid Twilio signature."""
-    token = config().twilio_auth_token
-    signature = request.headers.get("X-Twilio-Signature", "")
+@functools.lru_cache(maxsize=8)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+@functools.lru_cache(maxsize=256)
+def _signed_forms(url: str) -> tuple[str, str]:
+    """The URL as Twilio may have signed it: without, then with, its port."""
+    parsed = urlparse(url)
+    return remove_port(parsed), add_port(parsed)
+
+
+def signature_matches(token: str, url: str, form: Any, signature: str) -> bool:
+    """The SDK's `RequestValidator.validate` for a form-encoded webhook (`form` a MultiDict,
+    repeated keys kept): the signature over `url` with or without its port. The same checks,
+    in the same order, but the second HMAC is computed only when the first one fails and the
+    URL is parsed once per URL rather than once per request."""
     if not token or not signature:
         return False
-    return bool(RequestValidator(token).validate(public_url_of_request(), request.form, signature))
+    validator = _validator(token)
+    return any(
+        compare(validator.compute_signature(signed, form), signature)
+        for signed in _signed_forms(url)
+    )
+
+
+def signature_valid() -> bool:
+    """True when the request carries a valid Twilio signature."""
+    return signature_matches(
+        config().twilio_auth_token or "",
+        public_url_of_request(),
+        request.form,
+        request.headers.get("X-Twilio-Signature", ""),
+    )
 
 
 def twilio_signed(view: F) -> F:

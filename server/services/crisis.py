@@ -22,6 +22,7 @@ Benign entries silence cues exactly as they silence rules.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tomllib
@@ -132,27 +133,39 @@ class CrisisTerms:
     combinations: tuple[Combination, ...] = ()
 
     @cached_property
-    def _starts(self) -> dict[int, frozenset[str] | None]:
-        """Per rule and cue (by identity): the characters any of its matches can start with,
-        or None when that cannot be told."""
-        starts: dict[int, frozenset[str] | None] = {}
-        for entry in (*self.rules, *self.cues):
-            union: set[str] = set()
-            for regex in entry.regexes:
-                chars = first_chars(regex)
-                if chars is None:
-                    starts[id(entry)] = None
-                    break
-                union |= chars
-            else:
-                starts[id(entry)] = frozenset(union)
-        return starts
+    def _start_index(self) -> dict[str, tuple[dict[str, frozenset[int]], frozenset[int]]]:
+        """Per language: character -> the entries (rules, then cues, by position) a match of
+        which can start with it; and the entries that may start with anything."""
+        entries: tuple[CrisisRule | ConceptCue, ...] = (*self.rules, *self.cues)
+        by_char: dict[str, dict[str, set[int]]] = {language: {} for language in LANGUAGES}
+        anywhere: dict[str, set[int]] = {language: set() for language in LANGUAGES}
+        for position, entry in enumerate(entries):
+            starts = [first_chars(regex) for regex in entry.regexes]
+            if any(chars is None for chars in starts):
+                anywhere[entry.language].add(position)
+                continue
+            for chars in starts:
+                for char in chars or ():
+                    by_char[entry.language].setdefault(char, set()).add(position)
+        return {
+            language: (
+                {char: frozenset(found) for char, found in by_char[language].items()},
+                frozenset(anywhere[language]),
+            )
+            for language in LANGUAGES
+        }
 
-    def may_match(self, entry: CrisisRule | ConceptCue, chars: frozenset[str]) -> bool:
-        """False only when no regex of `entry` can match a text made of `chars`: each of its
-        matches would have to start with a character the text does not have."""
-        starts = self._starts.get(id(entry))
-        return starts is None or not starts.isdisjoint(chars)
+    def possible_entries(self, prepared: CrisisText) -> frozenset[int]:
+        """The positions (rules first, then cues) of the entries that may match `prepared`:
+        every other one needs a match starting with a character the message does not have."""
+        found: set[int] = set()
+        for language, (by_char, anywhere) in self._start_index.items():
+            found |= anywhere
+            for char in set(prepared.form(language)):
+                entries = by_char.get(char)
+                if entries is not None:
+                    found |= entries
+        return frozenset(found)
 
     def category_of(self, family: str) -> str:
         """The category a strong cue of `family` reports."""
@@ -286,12 +299,12 @@ def first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
     pattern; None when that cannot be told (a dot, a negated or wide class, \\w, a pattern
     that may match nothing)."""
     try:
-        from re import _parser  # the parser `re` itself uses (sre_parse before 3.11)
-    except ImportError:  # pragma: no cover - another Python
+        parser = importlib.import_module("re._parser")  # what `re` itself parses with
+    except ImportError:  # pragma: no cover - sre_parse before Python 3.11
         return None
     try:
-        found = _sequence_starts(list(_parser.parse(regex.pattern, regex.flags)))
-    except Exception:  # noqa: BLE001 - an unexpected construct: never skip the regex
+        found = _sequence_starts(list(parser.parse(regex.pattern, regex.flags)))
+    except Exception:  # an unexpected construct: never skip the regex
         return None
     if found is None or found[1]:
         return None
@@ -304,8 +317,7 @@ _NARROW_RANGE = 256
 
 def _sequence_starts(items: list[tuple[Any, Any]]) -> tuple[set[str], bool] | None:
     """(first characters, may the sequence match nothing) of a parsed sequence; None: unknown."""
-    from re import _constants as sre
-
+    sre = importlib.import_module("re._constants")
     starts: set[str] = set()
     for op, arg in items:
         if op is sre.LITERAL:
@@ -357,36 +369,39 @@ def _matches(text: str, terms: CrisisTerms, *, prefilter: bool = True) -> Iterat
     messages hold none of the words, and trying ~700 regexes one by one is most of the cost."""
     prepared = terms.prepare(text)
     spans: dict[str, _BenignSpans] = {}
-    present = {language: frozenset(prepared.form(language)) for language in LANGUAGES}
-
-    def possible(entry: CrisisRule | ConceptCue) -> bool:
-        return not prefilter or terms.may_match(entry, present[entry.language])
+    possible = terms.possible_entries(prepared) if prefilter else None
 
     def benign(language: str) -> _BenignSpans:
         if language not in spans:
             spans[language] = _BenignSpans(terms, prepared.form(language), language)
         return spans[language]
 
-    for rule in terms.rules:
-        if not possible(rule):
+    for position, rule in enumerate(terms.rules):
+        if possible is not None and position not in possible:
             continue
         matched = _rule_match(rule, prepared.form(rule.language), benign(rule.language))
         if matched is not None:
             yield CrisisMatch(rule.category, rule.id, rule.language, matched)
-    yield from _concept_matches(prepared, terms, benign, possible)
+    first_cue = len(terms.rules)
+    yield from _concept_matches(
+        prepared,
+        terms,
+        benign,
+        None if possible is None else frozenset(p - first_cue for p in possible if p >= first_cue),
+    )
 
 
 def _concept_matches(
     prepared: CrisisText,
     terms: CrisisTerms,
     benign: Callable[[str], _BenignSpans],
-    possible: Callable[[ConceptCue], bool],
+    possible: frozenset[int] | None,
 ) -> Iterator[CrisisMatch]:
     # per language, family -> the matches of its cues, one per cue; a cue whose words overlap
     # those of an earlier cue of the same family adds nothing (寿衣 is one cue, not two)
     found: dict[str, dict[str, list[re.Match[str]]]] = {language: {} for language in LANGUAGES}
-    for cue in terms.cues:
-        if not possible(cue):
+    for position, cue in enumerate(terms.cues):
+        if possible is not None and position not in possible:
             continue
         match = _first_match(cue, prepared.form(cue.language), benign(cue.language))
         if match is None:

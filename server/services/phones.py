@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import TypeGuard
 
 import phonenumbers
@@ -17,9 +18,13 @@ class PhoneError(ValueError):
     """Not a phone number we can reach."""
 
 
+@lru_cache(maxsize=8192)
 def normalize_phone(raw: str, region: str = "CN") -> str:
     """`139 1234 5678`, `+86-139-1234-5678`, `0086 13912345678`, full-width digits, or a
-    landline such as `0951-1234567` -> E.164 (`+8613912345678`). Raises PhoneError."""
+    landline such as `0951-1234567` -> E.164 (`+8613912345678`). Raises PhoneError.
+
+    Cached: the same senders write again and again, and libphonenumber's parse is the costly
+    part of reading an inbound SMS (errors are not cached, they are raised afresh)."""
     text = unicodedata.normalize("NFKC", raw or "").strip()
     text = text.replace("\u200b", "").replace("\ufeff", "")
     if not text:
