@@ -133,39 +133,14 @@ class CrisisTerms:
     combinations: tuple[Combination, ...] = ()
 
     @cached_property
-    def _start_index(self) -> dict[str, tuple[dict[str, frozenset[int]], frozenset[int]]]:
-        """Per language: character -> the entries (rules, then cues, by position) a match of
-        which can start with it; and the entries that may start with anything."""
-        entries: tuple[CrisisRule | ConceptCue, ...] = (*self.rules, *self.cues)
-        by_char: dict[str, dict[str, set[int]]] = {language: {} for language in LANGUAGES}
-        anywhere: dict[str, set[int]] = {language: set() for language in LANGUAGES}
-        for position, entry in enumerate(entries):
-            starts = [first_chars(regex) for regex in entry.regexes]
-            if any(chars is None for chars in starts):
-                anywhere[entry.language].add(position)
-                continue
-            for chars in starts:
-                for char in chars or ():
-                    by_char[entry.language].setdefault(char, set()).add(position)
-        return {
-            language: (
-                {char: frozenset(found) for char, found in by_char[language].items()},
-                frozenset(anywhere[language]),
-            )
-            for language in LANGUAGES
-        }
+    def _prefilter(self) -> _Prefilter:
+        return _Prefilter((*self.rules, *self.cues))
 
     def possible_entries(self, prepared: CrisisText) -> frozenset[int]:
-        """The positions (rules first, then cues) of the entries that may match `prepared`:
-        every other one needs a match starting with a character the message does not have."""
-        found: set[int] = set()
-        for language, (by_char, anywhere) in self._start_index.items():
-            found |= anywhere
-            for char in set(prepared.form(language)):
-                entries = by_char.get(char)
-                if entries is not None:
-                    found |= entries
-        return frozenset(found)
+        """The positions (rules first, then cues) of the entries that may match `prepared`.
+        Every other one cannot: each of its regexes needs a match starting with a character
+        the message does not have, or needs a character the message does not have at all."""
+        return self._prefilter.possible(prepared)
 
     def category_of(self, family: str) -> str:
         """The category a strong cue of `family` reports."""
@@ -294,68 +269,175 @@ def _first_match(
     return None
 
 
-def first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
-    """The characters a non-empty match of `regex` can start with, read off the parsed
-    pattern; None when that cannot be told (a dot, a negated or wide class, \\w, a pattern
-    that may match nothing)."""
+class _Prefilter:
+    """Which rules and cues a message can match, told from its characters alone.
+
+    Per language, a bit mask of entries per one or two characters a match can start with (and
+    of entries that may start anywhere); per entry and regex, the characters every match
+    contains. A
+    message of 15 characters then costs a few dictionary look-ups and subset tests instead of
+    ~700 regex searches (most messages match nothing)."""
+
+    def __init__(self, entries: tuple[CrisisRule | ConceptCue, ...]) -> None:
+        # one- and two-character start strings -> entries
+        self.by_start: dict[str, dict[str, int]] = {language: {} for language in LANGUAGES}
+        self.anywhere: dict[str, int] = dict.fromkeys(LANGUAGES, 0)
+        self.language: list[str] = []
+        # per entry: the required characters of each regex (one empty set: no requirement)
+        self.required: list[tuple[frozenset[str], ...]] = []
+        for position, entry in enumerate(entries):
+            bit = 1 << position
+            self.language.append(entry.language)
+            self.required.append(tuple(required_chars(regex) for regex in entry.regexes))
+            starts = [start_strings(regex) for regex in entry.regexes]
+            if any(found is None for found in starts):
+                self.anywhere[entry.language] |= bit
+                continue
+            index = self.by_start[entry.language]
+            for found in starts:
+                for start in found or ():
+                    index[start] = index.get(start, 0) | bit
+
+    def possible(self, prepared: CrisisText) -> frozenset[int]:
+        found: list[int] = []
+        for language in LANGUAGES:
+            form = prepared.form(language)
+            present = frozenset(form)
+            index = self.by_start[language]
+            mask = self.anywhere[language]
+            for char in present:
+                mask |= index.get(char, 0)
+            for pair in {form[i : i + 2] for i in range(len(form) - 1)}:
+                mask |= index.get(pair, 0)
+            while mask:
+                low = mask & -mask
+                position = low.bit_length() - 1
+                mask ^= low
+                if any(needed <= present for needed in self.required[position]):
+                    found.append(position)
+        return frozenset(found)
+
+
+def required_chars(regex: re.Pattern[str]) -> frozenset[str]:
+    """Characters every match of `regex` contains (a safe under-estimate: empty when that
+    cannot be told)."""
     try:
-        parser = importlib.import_module("re._parser")  # what `re` itself parses with
-    except ImportError:  # pragma: no cover - sre_parse before Python 3.11
-        return None
-    try:
-        found = _sequence_starts(list(parser.parse(regex.pattern, regex.flags)))
-    except Exception:  # an unexpected construct: never skip the regex
-        return None
-    if found is None or found[1]:
-        return None
-    return frozenset(found[0])
+        parser = importlib.import_module("re._parser")
+        return frozenset(_sequence_required(list(parser.parse(regex.pattern, regex.flags))))
+    except Exception:  # an unexpected construct, another Python: require nothing
+        return frozenset()
 
 
-# Ranges wider than this are "anything" (a whole script), not worth a set.
-_NARROW_RANGE = 256
-
-
-def _sequence_starts(items: list[tuple[Any, Any]]) -> tuple[set[str], bool] | None:
-    """(first characters, may the sequence match nothing) of a parsed sequence; None: unknown."""
+def _sequence_required(items: list[tuple[Any, Any]]) -> set[str]:
     sre = importlib.import_module("re._constants")
-    starts: set[str] = set()
+    required: set[str] = set()
     for op, arg in items:
         if op is sre.LITERAL:
-            return starts | {chr(arg)}, False
-        if op is sre.IN:
-            chars: set[str] = set()
-            for kind, value in arg:
-                if kind is sre.LITERAL:
-                    chars.add(chr(value))
-                elif kind is sre.RANGE and value[1] - value[0] < _NARROW_RANGE:
-                    chars.update(map(chr, range(value[0], value[1] + 1)))
-                else:  # NEGATE, CATEGORY (\\w, \\d), a wide range
-                    return None
-            return starts | chars, False
-        if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
-            continue  # zero-width: the match starts with what follows
-        if op is sre.SUBPATTERN:
-            inner = _sequence_starts(list(arg[3]))
+            required.add(chr(arg))
+        elif op is sre.IN and len(arg) == 1 and arg[0][0] is sre.LITERAL:
+            required.add(chr(arg[0][1]))
+        elif op is sre.SUBPATTERN:
+            required |= _sequence_required(list(arg[3]))
         elif op is sre.BRANCH:
-            inner = (set(), False)
-            for branch in arg[1]:
-                part = _sequence_starts(list(branch))
-                if part is None:
-                    return None
-                inner = (inner[0] | part[0], inner[1] or part[1])
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
-            low, _high, item = arg
-            inner = _sequence_starts(list(item))
-            if inner is not None and low == 0:
-                inner = (inner[0], True)
-        else:
+            branches = [_sequence_required(list(branch)) for branch in arg[1]]
+            required |= set.intersection(*branches) if branches else set()
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and arg[0] >= 1:
+            required |= _sequence_required(list(arg[2]))
+        # anything else (classes, anchors, look-arounds, optional parts) requires nothing
+    return required
+
+
+def start_strings(regex: re.Pattern[str], length: int = 2) -> frozenset[str] | None:
+    """What a non-empty match of `regex` can start with: strings of `length` characters, or
+    shorter ones (a match that short, or a start after which the pattern is too open to
+    follow, such as .{0,6}); read off the parsed pattern. None when not even the first
+    character can be told (a dot, a negated or wide class, \\w, a pattern that may match
+    nothing)."""
+    try:
+        parser = importlib.import_module("re._parser")  # what `re` itself parses with
+        items = list(parser.parse(regex.pattern, regex.flags))
+        starts = _prefixes(items, length, importlib.import_module("re._constants"))
+    except Exception:  # an unexpected construct, another Python: never skip the regex
+        return None
+    if starts is None or "" in starts:
+        return None
+    return frozenset(starts)
+
+
+def first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
+    """The characters a non-empty match of `regex` can start with (None: any)."""
+    starts = start_strings(regex, 1)
+    return None if starts is None else frozenset(start[0] for start in starts)
+
+
+# Ranges wider than this are "anything" (a whole script), not worth a set; past this many
+# start strings a pattern is treated as open.
+_NARROW_RANGE = 256
+_MAX_STARTS = 4096
+
+
+def _prefixes(items: list[tuple[Any, Any]], length: int, sre: Any) -> set[str] | None:
+    """The start strings of a parsed sequence (see `start_strings`); "" when it may match
+    nothing at all; None when even its first character is open."""
+    done: set[str] = set()  # complete to `length`, or cut short where the pattern opens up
+    open_: set[str] = {""}  # shorter than `length` and still going
+    for op, arg in items:
+        if not open_:
+            break
+        parts = _item_prefixes(op, arg, length, sre)
+        if parts is None:  # from here on anything may follow: keep what is known so far
+            done |= open_
+            open_ = set()
+            break
+        grown = {(start + part)[:length] for start in open_ for part in parts}
+        if len(grown) > _MAX_STARTS:
             return None
-        if inner is None:
+        done |= {start for start in grown if len(start) == length}
+        open_ = {start for start in grown if len(start) < length}
+    result = done | open_
+    return None if "" in done else result
+
+
+def _item_prefixes(op: Any, arg: Any, length: int, sre: Any) -> set[str] | None:
+    if op is sre.LITERAL:
+        return {chr(arg)}
+    if op is sre.IN:
+        chars: set[str] = set()
+        for kind, value in arg:
+            if kind is sre.LITERAL:
+                chars.add(chr(value))
+            elif kind is sre.RANGE and value[1] - value[0] < _NARROW_RANGE:
+                chars.update(map(chr, range(value[0], value[1] + 1)))
+            else:  # NEGATE, CATEGORY (\\w, \\d), a wide range
+                return None
+        return chars
+    if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+        return {""}  # zero-width: the match goes on with what follows
+    if op is sre.SUBPATTERN:
+        return _prefixes(list(arg[3]), length, sre)
+    if op is sre.BRANCH:
+        union: set[str] = set()
+        for branch in arg[1]:
+            part = _prefixes(list(branch), length, sre)
+            if part is None:
+                return None
+            union |= part
+        return union
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+        low, high, item = arg
+        part = _prefixes(list(item), length, sre)
+        if part is None:
             return None
-        starts |= inner[0]
-        if not inner[1]:
-            return starts, False
-    return starts, True
+        found: set[str] = {""} if low == 0 else set()
+        current = {""}
+        for count in range(1, min(high, length) + 1):
+            current = {(start + more)[:length] for start in current for more in part}
+            if count >= low:
+                found |= current
+        if low > length:
+            found = current
+        return found
+    return None
 
 
 def _rule_match(rule: CrisisRule | ConceptCue, form: str, benign: _BenignSpans) -> str | None:

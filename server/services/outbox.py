@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from server.db import Base, utcnow
+from server.db import Base, DriverStatement, utcnow
 from server.models import OutboxItem, SmsMessage
 
 
@@ -77,13 +77,14 @@ def enqueue_row(
         "params": params,
         "locale": locale,
         "status": "queued",
+        "body": "",  # rendered when it is sent
         "worker_id": worker_id,
         "elder_id": elder_id,
     }
     item = {"urgent": False, "not_before": utcnow(), "state": "pending", "attempts": 0}
     if connection.dialect.name == "postgresql":
         item["item_created_at"] = utcnow()
-        message_id = connection.scalar(_ENQUEUE_PG, {**message, **item})
+        message_id = _Q_ENQUEUE_PG.scalar(connection, {**message, **item})
     else:
         message_id = connection.scalar(_INSERT_MESSAGE, message)
         item["created_at"] = utcnow()
@@ -103,7 +104,7 @@ _new_message = (
     .values(
         {
             _messages.c[name]: bindparam(name, type_=_messages.c[name].type)
-            for name in (*_QUEUED, "worker_id", "elder_id")
+            for name in (*_QUEUED, "body", "worker_id", "elder_id")
         }
     )
     .returning(_messages.c.id)
@@ -124,3 +125,4 @@ _ENQUEUE_PG = (
     )
     .returning(_items.c.message_id)
 )
+_Q_ENQUEUE_PG = DriverStatement(_ENQUEUE_PG)

@@ -7,7 +7,13 @@ import re
 
 import pytest
 
-from server.services.crisis import _matches, default_terms, first_chars
+from server.services.crisis import (
+    _matches,
+    default_terms,
+    first_chars,
+    required_chars,
+    start_strings,
+)
 from server.services.crisis_model import read_corpus
 
 
@@ -48,3 +54,36 @@ def test_skipping_rules_never_changes_what_a_message_matches() -> None:
     assert differing == []
     fired = sum(1 for text in texts if next(_matches(text, terms), None) is not None)
     assert fired > 300  # the comparison covered messages that do match, not only benign ones
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("不想活", {"不", "想", "活"}),
+        ("(^|我|俺)(就|也)?先走一步", {"先", "走", "一", "步"}),
+        ("(bu|不)想.{0,2}活", {"想", "活"}),
+        ("[跳跃]楼", {"楼"}),
+        ("活(下去|不成)", {"活"}),
+        ("(?:死){1,2}了", {"死", "了"}),
+        ("x?y*z", {"z"}),
+    ],
+)
+def test_the_characters_every_match_contains(pattern: str, expected: set[str]) -> None:
+    assert required_chars(re.compile(pattern)) == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("不想活", {"不想"}),
+        ("谢幕|落幕|散场", {"谢幕", "落幕", "散场"}),
+        ("(我|俺)(也)?走了", {"我也", "我走", "俺也", "俺走"}),
+        ("药.{0,8}(都|全)", {"药"}),  # cut short where the pattern opens up
+        ("死", {"死"}),
+        (r"\bdie\b", {"di"}),
+        ("(?:死){2}", {"死死"}),
+        ("x{0,2}[yz]", {"xx", "xy", "xz", "y", "z"}),
+    ],
+)
+def test_the_two_characters_a_match_can_start_with(pattern: str, expected: set[str]) -> None:
+    assert start_strings(re.compile(pattern)) == frozenset(expected)

@@ -17,7 +17,7 @@ from sqlalchemy import Integer, String, and_, bindparam, func, insert, select, t
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, joinedload
 
-from server.db import Base, UTCDateTime
+from server.db import Base, DriverStatement, UTCDateTime
 from server.models import Elder, SmsMessage, Visit, Worker
 from server.services.checkins import CheckInInput, record_checkin
 from server.services.crisis import detect_crisis
@@ -241,12 +241,65 @@ _LAST_QUESTION = (
         _messages.c.direction == "out",
         _messages.c.elder_id == bindparam("elder_id"),
         _messages.c.question.is_not(None),
-        _messages.c.status.not_in(("queued", "held", "canceled", "failed")),
+        # not yet or never sent (!= rather than NOT IN: no expanding parameter)
+        *(_messages.c.status != status for status in ("queued", "held", "canceled", "failed")),
     )
     .order_by(_messages.c.created_at.desc(), _messages.c.id.desc())
     .limit(1)
 )
 _INSERT_MESSAGE = insert(_messages)
+# The immediate answer, every column given (a driver statement computes no defaults).
+_REPLY_COLUMNS = (
+    "direction", "phone", "worker_id", "elder_id", "template", "params", "locale", "body",
+    "status", "created_at", "sent_at", "in_reply_to_id",
+)  # fmt: skip
+_REPLY = insert(_messages).values(
+    {_messages.c[name]: bindparam(name, type_=_messages.c[name].type) for name in _REPLY_COLUMNS}
+)
+# PostgreSQL: who has the phone and the message stored once, in one statement. `_SENDER`'s
+# columns, then the new message's id and the elder it was stored for (None when the MessageSid
+# is already stored; the elder only when a single active one has the phone). One round trip
+# fewer than `_SENDER` then `_STORE_ONCE`, on the path every inbound SMS takes.
+_SENDER_AND_STORE_PG = (
+    text(
+        """
+        WITH found AS (
+          SELECT w.id AS worker_id, w.locale AS worker_locale, e.id AS elder_id, e.code,
+                 e.locale AS elder_locale, e.status, e.primary_contact_id,
+                 (SELECT c.phone FROM workers AS c WHERE c.id = e.primary_contact_id),
+                 (SELECT c.locale FROM workers AS c WHERE c.id = e.primary_contact_id),
+                 (SELECT c.active FROM workers AS c WHERE c.id = e.primary_contact_id)
+          FROM (SELECT CAST(:phone AS VARCHAR(32)) AS phone) AS asked
+          LEFT OUTER JOIN workers AS w ON w.phone = asked.phone AND w.active IS true
+          LEFT OUTER JOIN elders AS e ON e.phone = asked.phone
+        ), stored AS (
+          INSERT INTO sms_messages (direction, phone, body, provider_sid, status, worker_id,
+                                    elder_id, created_at, status_at)
+          SELECT 'in', :phone, :body, :sid, 'received',
+                 (SELECT max(worker_id) FROM found),
+                 (SELECT CASE WHEN count(*) = 1 THEN max(elder_id) END
+                  FROM found WHERE status = 'active'),
+                 :now, :now
+          ON CONFLICT (provider_sid) DO NOTHING
+          RETURNING id, elder_id
+        )
+        SELECT found.*, stored.id, stored.elder_id
+        FROM found LEFT OUTER JOIN stored ON true
+        ORDER BY found.elder_id
+        """
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()))
+)
+
+# Run straight on the driver on PostgreSQL (see DriverStatement).
+_Q_SENDER = DriverStatement(_SENDER)
+_Q_SENDER_AND_STORE = DriverStatement(_SENDER_AND_STORE_PG)
+_Q_STORE_ONCE = DriverStatement(_STORE_ONCE)
+_Q_OPEN_CODES = DriverStatement(_OPEN_CODES)
+_Q_OPEN_COUNT = DriverStatement(_OPEN_COUNT)
+_Q_ELDER_BY_CODE = DriverStatement(_ELDER_BY_CODE)
+_Q_LAST_QUESTION = DriverStatement(_LAST_QUESTION)
+_Q_REPLY = DriverStatement(_REPLY)
 
 
 def _connection(session: Session) -> Connection:
@@ -271,9 +324,18 @@ def handle_inbound(
     except PhoneError:
         phone = sender.strip()[:32] or "unknown"
     short_code = is_short_code(sender)
-    worker, elders = (None, []) if short_code else _sender(session, phone)
-    elder = _elder_addressed(session, elders) if elders else None
-    message_id = _store(session, phone, body or "", sid, worker, elder, now)
+    if not short_code and sid and _connection(session).dialect.name == "postgresql":
+        worker, elders, message_id, stored_for = _sender_and_store(session, phone, body, sid, now)
+        elder = _elder_addressed(session, elders) if elders else None
+        if message_id is not None and elder is not None and elder.id != stored_for:
+            # a phone shared by two elders: the message belongs to the one last asked
+            session.execute(
+                update(SmsMessage).where(SmsMessage.id == message_id).values(elder_id=elder.id)
+            )
+    else:
+        worker, elders = (None, []) if short_code else _sender(session, phone)
+        elder = _elder_addressed(session, elders) if elders else None
+        message_id = _store(session, phone, body or "", sid, worker, elder, now)
     if message_id is None:
         # A MessageSid seen before (a retry, or a concurrent replay that got there first).
         stored = session.scalar(
@@ -320,8 +382,8 @@ def _answer(
     text = ctx.templates.render(
         reply.template, reply.locale, reply.params, signature=ctx.signature, tz=ctx.tz
     )
-    _connection(session).execute(
-        _INSERT_MESSAGE,
+    _Q_REPLY.rows(
+        _connection(session),
         {
             "direction": "out",
             "phone": message.phone,
@@ -389,7 +451,8 @@ def _store(
         "elder_id": elder_id,
         "now": now,
     }
-    return conn.scalar(_STORE_ONCE, params)
+    stored = _Q_STORE_ONCE.scalar(conn, params)
+    return None if stored is None else int(stored)
 
 
 # --- who wrote -----------------------------------------------------------------------------
@@ -397,14 +460,32 @@ def _store(
 
 def _sender(session: Session, phone: str) -> tuple[_WorkerRow | None, list[_ElderRow]]:
     """The active worker and the active elders with this phone."""
+    return _sender_of(_Q_SENDER.rows(_connection(session), {"phone": phone}))
+
+
+def _sender_of(rows: list[tuple[Any, ...]]) -> tuple[_WorkerRow | None, list[_ElderRow]]:
+    """The sender from `_SENDER`'s rows (the first ten columns)."""
     worker: _WorkerRow | None = None
     elders: list[_ElderRow] = []
-    for row in _connection(session).execute(_SENDER, {"phone": phone}):
+    for row in rows:
         if row[0] is not None:
             worker = _WorkerRow(row[0], row[1])
         if row[2] is not None and row[5] == "active":
-            elders.append(_ElderRow(*row[2:]))
+            elders.append(_ElderRow(*row[2:10]))
     return worker, elders
+
+
+def _sender_and_store(
+    session: Session, phone: str, body: str, sid: str, now: datetime
+) -> tuple[_WorkerRow | None, list[_ElderRow], int | None, int | None]:
+    """PostgreSQL: the sender, and the inbound message stored once per MessageSid, in one
+    statement; the message's id (None: seen before) and the elder it was stored for."""
+    rows = _Q_SENDER_AND_STORE.rows(
+        _connection(session), {"phone": phone, "body": body or "", "sid": sid, "now": now}
+    )
+    worker, elders = _sender_of(rows)
+    message_id, stored_for = rows[0][10], rows[0][11]
+    return worker, elders, message_id, stored_for
 
 
 def _elder_addressed(session: Session, elders: list[_ElderRow]) -> _ElderRow:
@@ -485,10 +566,8 @@ def _opt(
 
 
 def _elder_by_code(session: Session, code: str, worker_id: int, month: str) -> _CodeRow | None:
-    row = (
-        _connection(session)
-        .execute(_ELDER_BY_CODE, {"code": code.upper(), "worker_id": worker_id, "month": month})
-        .first()
+    row = _Q_ELDER_BY_CODE.first(
+        _connection(session), {"code": code.upper(), "worker_id": worker_id, "month": month}
     )
     return _CodeRow(*row) if row is not None else None
 
@@ -496,7 +575,7 @@ def _elder_by_code(session: Session, code: str, worker_id: int, month: str) -> _
 def _open_codes(session: Session, worker: _WorkerRow, month: str) -> list[str]:
     """The codes of the elders the worker still owes a visit this month, soonest due first."""
     codes: list[str] = []
-    rows = _connection(session).execute(_OPEN_CODES, {"worker_id": worker.id, "month": month})
+    rows = _Q_OPEN_CODES.rows(_connection(session), {"worker_id": worker.id, "month": month})
     for (code,) in rows:
         if code not in codes:
             codes.append(code)
@@ -504,7 +583,7 @@ def _open_codes(session: Session, worker: _WorkerRow, month: str) -> list[str]:
 
 
 def _open_count(session: Session, worker: _WorkerRow, month: str) -> int:
-    count = _connection(session).scalar(_OPEN_COUNT, {"worker_id": worker.id, "month": month})
+    count = _Q_OPEN_COUNT.scalar(_connection(session), {"worker_id": worker.id, "month": month})
     return int(count or 0)
 
 
@@ -663,13 +742,15 @@ class _Question:
 
 
 def _last_question(session: Session, elder: _ElderRow, now: datetime) -> _Question | None:
-    row = _connection(session).execute(_LAST_QUESTION, {"elder_id": elder.id}).first()
-    if row is None or row.question not in QUESTION_MAX_AGE:
+    row = _Q_LAST_QUESTION.first(_connection(session), {"elder_id": elder.id})
+    if row is None:
         return None
-    sent = row.sent_at or row.created_at
-    if now - sent > QUESTION_MAX_AGE[row.question]:
+    message_id, question, visit_id, sent_at, created_at = row
+    if question not in QUESTION_MAX_AGE:
         return None
-    return _Question(row.id, row.question, row.visit_id)
+    if now - (sent_at or created_at) > QUESTION_MAX_AGE[question]:
+        return None
+    return _Question(message_id, question, visit_id)
 
 
 def _answer_question(
