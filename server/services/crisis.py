@@ -136,6 +136,11 @@ class CrisisTerms:
     def _prefilter(self) -> _Prefilter:
         return _Prefilter((*self.rules, *self.cues))
 
+    @cached_property
+    def benign_prefilter(self) -> _Prefilter:
+        """The benign entries that may match a message (see `possible_entries`)."""
+        return _Prefilter(self.benign)
+
     def possible_entries(self, prepared: CrisisText) -> frozenset[int]:
         """The positions (rules first, then cues) of the entries that may match `prepared`.
         Every other one cannot: each of its regexes needs a match starting with a character
@@ -218,6 +223,7 @@ class CrisisText:
         return self.chinese if language == "zh" else self.english
 
 
+@lru_cache(maxsize=1024)  # the rules and the classifier both read the same message
 def crisis_text(text: str) -> CrisisText:
     """Normalise a message for matching: NFKC (full-width to ASCII), invisible characters
     removed, punctuation of any script as separators, case-folded, traditional characters of
@@ -236,12 +242,19 @@ class _BenignSpans:
     """Where the benign entries matched in one form of a message, sorted so that "does a
     benign span cover this match?" costs a bisection, however long the message."""
 
-    def __init__(self, terms: CrisisTerms, form: str, language: str) -> None:
+    def __init__(
+        self, terms: CrisisTerms, form: str, language: str, *, prefilter: bool = True
+    ) -> None:
+        entries = terms.benign
+        positions = (
+            terms.benign_prefilter.possible_in(form, language)
+            if prefilter
+            else [i for i, entry in enumerate(entries) if entry.language == language]
+        )
         spans = sorted(
             match.span()
-            for entry in terms.benign
-            if entry.language == language
-            for regex in entry.regexes
+            for position in positions
+            for regex in entries[position].regexes
             for match in regex.finditer(form)
         )
         self.starts = [start for start, _ in spans]
@@ -278,7 +291,7 @@ class _Prefilter:
     message of 15 characters then costs a few dictionary look-ups and subset tests instead of
     ~700 regex searches (most messages match nothing)."""
 
-    def __init__(self, entries: tuple[CrisisRule | ConceptCue, ...]) -> None:
+    def __init__(self, entries: tuple[CrisisRule | ConceptCue | BenignRule, ...]) -> None:
         # one- and two-character start strings -> entries
         self.by_start: dict[str, dict[str, int]] = {language: {} for language in LANGUAGES}
         self.anywhere: dict[str, int] = dict.fromkeys(LANGUAGES, 0)
@@ -301,21 +314,26 @@ class _Prefilter:
     def possible(self, prepared: CrisisText) -> frozenset[int]:
         found: list[int] = []
         for language in LANGUAGES:
-            form = prepared.form(language)
-            present = frozenset(form)
-            index = self.by_start[language]
-            mask = self.anywhere[language]
-            for char in present:
-                mask |= index.get(char, 0)
-            for pair in {form[i : i + 2] for i in range(len(form) - 1)}:
-                mask |= index.get(pair, 0)
-            while mask:
-                low = mask & -mask
-                position = low.bit_length() - 1
-                mask ^= low
-                if any(needed <= present for needed in self.required[position]):
-                    found.append(position)
+            found += self.possible_in(prepared.form(language), language)
         return frozenset(found)
+
+    def possible_in(self, form: str, language: str) -> list[int]:
+        """The entries of `language` that may match `form`, in order."""
+        found: list[int] = []
+        present = frozenset(form)
+        index = self.by_start[language]
+        mask = self.anywhere[language]
+        for char in present:
+            mask |= index.get(char, 0)
+        for pair in {form[i : i + 2] for i in range(len(form) - 1)}:
+            mask |= index.get(pair, 0)
+        while mask:
+            low = mask & -mask
+            position = low.bit_length() - 1
+            mask ^= low
+            if any(needed <= present for needed in self.required[position]):
+                found.append(position)
+        return found
 
 
 def required_chars(regex: re.Pattern[str]) -> frozenset[str]:
@@ -455,7 +473,9 @@ def _matches(text: str, terms: CrisisTerms, *, prefilter: bool = True) -> Iterat
 
     def benign(language: str) -> _BenignSpans:
         if language not in spans:
-            spans[language] = _BenignSpans(terms, prepared.form(language), language)
+            spans[language] = _BenignSpans(
+                terms, prepared.form(language), language, prefilter=prefilter
+            )
         return spans[language]
 
     for position, rule in enumerate(terms.rules):
