@@ -197,12 +197,13 @@ class DriverStatement:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: tuple[Dialect, Any, dict[str, Any]] | None = None
+        self._compiled: tuple[Dialect, str, dict[str, Any], dict[str, Any]] | None = None
 
-    def _compile(self, dialect: Dialect) -> tuple[Any, dict[str, Any]]:
+    def _compile(self, dialect: Dialect) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The SQL, the statement's own values (literals in it), the bind processors."""
         cached = self._compiled
         if cached is not None and cached[0] is dialect:
-            return cached[1], cached[2]
+            return cached[1], cached[2], cached[3]
         compiled = self.statement.compile(dialect=dialect)
         prefetch = (*compiled.insert_prefetch, *compiled.update_prefetch)
         defaults = [column.name for column in prefetch]
@@ -210,14 +211,17 @@ class DriverStatement:
             # SQLAlchemy computes those defaults at execution: name the columns explicitly
             raise ValueError(f"give these columns explicit values: {', '.join(defaults)}")
         processors = {}
+        literals = {}
         for bind, name in compiled.bind_names.items():
             if bind.expanding:
                 raise ValueError(f"{name}: expanding (IN) parameters are not supported here")
+            if not bind.required:
+                literals[name] = bind.effective_value
             processor = bind.type.bind_processor(dialect)
             if processor is not None:
                 processors[name] = processor
-        self._compiled = (dialect, compiled, processors)
-        return compiled, processors
+        self._compiled = (dialect, compiled.string, literals, processors)
+        return compiled.string, literals, processors
 
     def rows(self, connection: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row the statement returns (none for a statement without RETURNING)."""
@@ -227,11 +231,11 @@ class DriverStatement:
             return [tuple(row) for row in result] if result.returns_rows else []
         if not connection.in_transaction():
             connection.begin()  # what `execute` would do: the caller's commit or rollback ends it
-        compiled, processors = self._compile(dialect)
-        sql = compiled.string
-        values = compiled.construct_params(params)  # with the statement's own literals
+        sql, literals, processors = self._compile(dialect)
+        values = {**literals, **params} if literals else dict(params)
         for name, processor in processors.items():
-            values[name] = processor(values[name])
+            if name in values:  # a missing one is reported by the driver
+                values[name] = processor(values[name])
         driver = connection.connection.driver_connection
         cursor = driver.cursor()
         try:

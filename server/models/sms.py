@@ -20,7 +20,8 @@ class SmsMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(choice(SMS_DIRECTIONS, "sms_direction"))
-    phone: Mapped[str] = mapped_column(String(32), index=True)  # the other party
+    # the other party; looked up through ix_sms_phone_created (phone, created_at)
+    phone: Mapped[str] = mapped_column(String(32))
     worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
     elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -40,3 +42,32 @@ def test_region_paths_support_subtree_queries(session: Session) -> None:
     codes = {e.code for e in session.query(Elder)}
     assert len(codes) == session.query(Elder).count() == 8
     assert session.query(Area).count() == 2 + 2 * 5
+
+
+def test_a_database_at_the_first_revision_upgrades_and_downgrades(tmp_path: Path) -> None:
+    """A deployment made before a later migration gets it with `tanfang db upgrade`, and the
+    migration can be taken back."""
+    from alembic import command
+
+    from server.db import make_engine
+    from server.migrate import alembic_config, current_revision, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        upgrade(engine, "0001")
+        assert "ix_sms_messages_phone" in _indexes(engine, "sms_messages")
+        upgrade(engine)
+        assert "ix_sms_messages_phone" not in _indexes(engine, "sms_messages")
+        assert "ix_sms_phone_created" in _indexes(engine, "sms_messages")
+        cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0001")
+        assert current_revision(engine) == "0001"
+        assert "ix_sms_messages_phone" in _indexes(engine, "sms_messages")
+    finally:
+        engine.dispose()
+
+
+def _indexes(engine: Engine, table: str) -> set[str]:
+    return {index["name"] for index in inspect(engine).get_indexes(table) if index["name"]}
