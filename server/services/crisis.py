@@ -141,10 +141,11 @@ class CrisisTerms:
         """The benign entries that may match a message (see `possible_entries`)."""
         return _Prefilter(self.benign)
 
-    def possible_entries(self, prepared: CrisisText) -> frozenset[int]:
-        """The positions (rules first, then cues) of the entries that may match `prepared`.
-        Every other one cannot: each of its regexes needs a match starting with a character
-        the message does not have, or needs a character the message does not have at all."""
+    def possible_entries(self, prepared: CrisisText) -> dict[int, tuple[re.Pattern[str], ...]]:
+        """The positions (rules first, then cues) of the entries that may match `prepared`,
+        each with those of its regexes that may. Every other regex cannot: its matches start
+        with one or two characters the message does not have, or hold a character the message
+        does not have at all."""
         return self._prefilter.possible(prepared)
 
     def category_of(self, family: str) -> str:
@@ -245,18 +246,17 @@ class _BenignSpans:
     def __init__(
         self, terms: CrisisTerms, form: str, language: str, *, prefilter: bool = True
     ) -> None:
-        entries = terms.benign
-        positions = (
-            terms.benign_prefilter.possible_in(form, language)
+        regexes = (
+            [
+                regex
+                for found in terms.benign_prefilter.possible_in(form, language).values()
+                for regex in found
+            ]
             if prefilter
-            else [i for i, entry in enumerate(entries) if entry.language == language]
-        )
-        spans = sorted(
-            match.span()
-            for position in positions
-            for regex in entries[position].regexes
-            for match in regex.finditer(form)
-        )
+            else [regex for entry in terms.benign if entry.language == language
+                  for regex in entry.regexes]
+        )  # fmt: skip
+        spans = sorted(match.span() for regex in regexes for match in regex.finditer(form))
         self.starts = [start for start, _ in spans]
         # reach[i]: the furthest end among the first i + 1 spans
         self.reach = list(accumulate((end for _, end in spans), max))
@@ -268,9 +268,14 @@ class _BenignSpans:
 
 
 def _first_match(
-    rule: CrisisRule | ConceptCue, form: str, benign: _BenignSpans
+    rule: CrisisRule | ConceptCue,
+    form: str,
+    benign: _BenignSpans,
+    regexes: tuple[re.Pattern[str], ...] | None = None,
 ) -> re.Match[str] | None:
-    for regex in rule.regexes:
+    """The first match of the rule's regexes (or of `regexes`, those of them that may match)
+    that no benign span covers."""
+    for regex in rule.regexes if regexes is None else regexes:
         pos = 0
         while (match := regex.search(form, pos)) is not None:
             start, end = match.span()
@@ -283,26 +288,30 @@ def _first_match(
 
 
 class _Prefilter:
-    """Which rules and cues a message can match, told from its characters alone.
+    """Which rules and cues a message can match, and with which of their regexes, told from
+    its characters alone.
 
     Per language, a bit mask of entries per one or two characters a match can start with (and
-    of entries that may start anywhere); per entry and regex, the characters every match
-    contains. A
-    message of 15 characters then costs a few dictionary look-ups and subset tests instead of
-    ~700 regex searches (most messages match nothing)."""
+    of entries that may start anywhere); per regex, its start strings and the characters every
+    match of it contains. A message of 15 characters then costs a few dictionary look-ups and
+    set tests instead of ~700 regex searches (most messages match nothing)."""
 
     def __init__(self, entries: tuple[CrisisRule | ConceptCue | BenignRule, ...]) -> None:
         # one- and two-character start strings -> entries
         self.by_start: dict[str, dict[str, int]] = {language: {} for language in LANGUAGES}
         self.anywhere: dict[str, int] = dict.fromkeys(LANGUAGES, 0)
-        self.language: list[str] = []
-        # per entry: the required characters of each regex (one empty set: no requirement)
-        self.required: list[tuple[frozenset[str], ...]] = []
+        # per entry, per regex: (regex, its start strings or None, its required characters)
+        self.checks: list[tuple[tuple[re.Pattern[str], frozenset[str] | None, frozenset[str]], ...]]
+        self.checks = []
         for position, entry in enumerate(entries):
             bit = 1 << position
-            self.language.append(entry.language)
-            self.required.append(tuple(required_chars(regex) for regex in entry.regexes))
             starts = [start_strings(regex) for regex in entry.regexes]
+            self.checks.append(
+                tuple(
+                    (regex, found, required_chars(regex))
+                    for regex, found in zip(entry.regexes, starts, strict=True)
+                )
+            )
             if any(found is None for found in starts):
                 self.anywhere[entry.language] |= bit
                 continue
@@ -311,28 +320,33 @@ class _Prefilter:
                 for start in found or ():
                     index[start] = index.get(start, 0) | bit
 
-    def possible(self, prepared: CrisisText) -> frozenset[int]:
-        found: list[int] = []
+    def possible(self, prepared: CrisisText) -> dict[int, tuple[re.Pattern[str], ...]]:
+        found: dict[int, tuple[re.Pattern[str], ...]] = {}
         for language in LANGUAGES:
-            found += self.possible_in(prepared.form(language), language)
-        return frozenset(found)
+            found.update(self.possible_in(prepared.form(language), language))
+        return found
 
-    def possible_in(self, form: str, language: str) -> list[int]:
-        """The entries of `language` that may match `form`, in order."""
-        found: list[int] = []
+    def possible_in(self, form: str, language: str) -> dict[int, tuple[re.Pattern[str], ...]]:
+        """The entries of `language` that may match `form`, in order, each with the regexes
+        of it that may."""
+        found: dict[int, tuple[re.Pattern[str], ...]] = {}
         present = frozenset(form)
+        starts_here = present | {form[i : i + 2] for i in range(len(form) - 1)}
         index = self.by_start[language]
         mask = self.anywhere[language]
-        for char in present:
-            mask |= index.get(char, 0)
-        for pair in {form[i : i + 2] for i in range(len(form) - 1)}:
-            mask |= index.get(pair, 0)
+        for start in starts_here:
+            mask |= index.get(start, 0)
         while mask:
             low = mask & -mask
             position = low.bit_length() - 1
             mask ^= low
-            if any(needed <= present for needed in self.required[position]):
-                found.append(position)
+            regexes = tuple(
+                regex
+                for regex, starts, needed in self.checks[position]
+                if needed <= present and (starts is None or not starts.isdisjoint(starts_here))
+            )
+            if regexes:
+                found[position] = regexes
         return found
 
 
@@ -458,8 +472,13 @@ def _item_prefixes(op: Any, arg: Any, length: int, sre: Any) -> set[str] | None:
     return None
 
 
-def _rule_match(rule: CrisisRule | ConceptCue, form: str, benign: _BenignSpans) -> str | None:
-    match = _first_match(rule, form, benign)
+def _rule_match(
+    rule: CrisisRule | ConceptCue,
+    form: str,
+    benign: _BenignSpans,
+    regexes: tuple[re.Pattern[str], ...] | None = None,
+) -> str | None:
+    match = _first_match(rule, form, benign, regexes)
     return None if match is None else match.group()
 
 
@@ -479,9 +498,11 @@ def _matches(text: str, terms: CrisisTerms, *, prefilter: bool = True) -> Iterat
         return spans[language]
 
     for position, rule in enumerate(terms.rules):
-        if possible is not None and position not in possible:
+        regexes = None if possible is None else possible.get(position)
+        if possible is not None and regexes is None:
             continue
-        matched = _rule_match(rule, prepared.form(rule.language), benign(rule.language))
+        form = prepared.form(rule.language)
+        matched = _rule_match(rule, form, benign(rule.language), regexes)
         if matched is not None:
             yield CrisisMatch(rule.category, rule.id, rule.language, matched)
     first_cue = len(terms.rules)
@@ -489,7 +510,9 @@ def _matches(text: str, terms: CrisisTerms, *, prefilter: bool = True) -> Iterat
         prepared,
         terms,
         benign,
-        None if possible is None else frozenset(p - first_cue for p in possible if p >= first_cue),
+        None
+        if possible is None
+        else {p - first_cue: regexes for p, regexes in possible.items() if p >= first_cue},
     )
 
 
@@ -497,15 +520,16 @@ def _concept_matches(
     prepared: CrisisText,
     terms: CrisisTerms,
     benign: Callable[[str], _BenignSpans],
-    possible: frozenset[int] | None,
+    possible: dict[int, tuple[re.Pattern[str], ...]] | None,
 ) -> Iterator[CrisisMatch]:
     # per language, family -> the matches of its cues, one per cue; a cue whose words overlap
     # those of an earlier cue of the same family adds nothing (寿衣 is one cue, not two)
     found: dict[str, dict[str, list[re.Match[str]]]] = {language: {} for language in LANGUAGES}
     for position, cue in enumerate(terms.cues):
-        if possible is not None and position not in possible:
+        regexes = None if possible is None else possible.get(position)
+        if possible is not None and regexes is None:
             continue
-        match = _first_match(cue, prepared.form(cue.language), benign(cue.language))
+        match = _first_match(cue, prepared.form(cue.language), benign(cue.language), regexes)
         if match is None:
             continue
         if cue.strong:
