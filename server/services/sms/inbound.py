@@ -304,9 +304,19 @@ _Q_REPLY = DriverStatement(_REPLY)
 
 def _connection(session: Session) -> Connection:
     """The session's connection, with any pending ORM change flushed first (what an ORM query
-    would do by itself), so the Core statements below see everything done so far."""
+    would do by itself), so the Core statements below see everything done so far. Looked up
+    once per transaction (an inbound SMS asks for it four times or so)."""
     session.flush()
-    return session.connection()
+    transaction = session.get_transaction()
+    cached = session.info.get(_CONNECTION_KEY)
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return cached[1]
+    connection = session.connection()
+    session.info[_CONNECTION_KEY] = (session.get_transaction(), connection)
+    return connection
+
+
+_CONNECTION_KEY = "tanfang.inbound.connection"
 
 
 def handle_inbound(
