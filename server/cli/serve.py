@@ -34,7 +34,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         raise click.UsageError("TANFANG_SECRET_KEY is required for serve")
     from gunicorn.app.base import BaseApplication
 
-    from server.app import create_app
+    from server.app import create_app, freeze_startup_objects
 
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
@@ -47,7 +47,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
 
         def load(self) -> Any:
-            return create_app(config)
+            app = create_app(config)
+            freeze_startup_objects()
+            return app
 
     _Gunicorn().run()
 
