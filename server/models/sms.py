@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -43,7 +43,18 @@ class SmsMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_sms_phone_created", "phone", "created_at"),)
+    __table_args__ = (
+        Index("ix_sms_phone_created", "phone", "created_at"),
+        # An elder's last question, read for every reply of theirs: only the questions are
+        # in it (a partial index), however many other messages the elder has.
+        Index(
+            "ix_sms_questions",
+            "elder_id",
+            "created_at",
+            postgresql_where=text("question IS NOT NULL"),
+            sqlite_where=text("question IS NOT NULL"),
+        ),
+    )
 
 
 class OutboxItem(Base):

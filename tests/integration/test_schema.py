@@ -59,12 +59,14 @@ def test_a_database_at_the_first_revision_upgrades_and_downgrades(tmp_path: Path
         upgrade(engine)
         assert "ix_sms_messages_phone" not in _indexes(engine, "sms_messages")
         assert "ix_sms_phone_created" in _indexes(engine, "sms_messages")
+        assert "ix_sms_questions" in _indexes(engine, "sms_messages")
         cfg = alembic_config(engine.url.render_as_string(hide_password=False))
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.downgrade(cfg, "0001")
         assert current_revision(engine) == "0001"
         assert "ix_sms_messages_phone" in _indexes(engine, "sms_messages")
+        assert "ix_sms_questions" not in _indexes(engine, "sms_messages")
     finally:
         engine.dispose()
 

@@ -262,8 +262,16 @@ def test_a_database_that_is_down_gets_a_retryable_error() -> None:
     assert status == 503
 
 
-def _asked(session: Session, elder: Elder, question: str, visit: Visit | None = None) -> None:
-    """`question` sent to `elder` two hours ago."""
+def _asked(
+    session: Session,
+    elder: Elder,
+    question: str,
+    visit: Visit | None = None,
+    *,
+    ago: timedelta = timedelta(hours=2),
+    status: str = "delivered",
+) -> None:
+    """`question` sent to `elder` `ago` (two hours) ago."""
     session.add(
         SmsMessage(
             direction="out",
@@ -275,8 +283,9 @@ def _asked(session: Session, elder: Elder, question: str, visit: Visit | None = 
             locale="zh_CN",
             body="…",
             question=question,
-            status="delivered",
-            sent_at=utcnow() - timedelta(hours=2),
+            status=status,
+            created_at=utcnow() - ago,
+            sent_at=None if status in ("queued", "held") else utcnow() - ago,
         )
     )
     session.commit()
@@ -334,6 +343,28 @@ def test_a_wellness_fine_opens_nothing(sms: FlaskClient, session: Session) -> No
     assert status == 200 and reply is not None
     assert session.scalar(select(func.count()).select_from(Case)) == 0
     assert session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
+def test_a_digit_means_nothing_after_the_question_has_grown_old_or_was_never_sent(
+    sms: FlaskClient, session: Session
+) -> None:
+    """A wellness check answers for a week, a rating request for two; a question still
+    queued (or held back) was never read, so a digit is not its answer."""
+    _, visit = _region(session)
+    elder = visit.elder
+    _asked(session, elder, "wellness", ago=timedelta(days=8))
+    _signed(sms, elder.phone, "3")
+    assert session.scalar(select(func.count()).select_from(Case)) == 0
+    _asked(session, elder, "rating", visit, ago=timedelta(days=15))
+    _signed(sms, elder.phone, "4")
+    _asked(session, elder, "rating", visit, ago=timedelta(hours=1), status="held")
+    _signed(sms, elder.phone, "5")
+    session.expire_all()
+    assert session.get(Visit, visit.id).rating is None  # type: ignore[union-attr]
+    # the same digit within the week is the answer: a case for "3, I want to talk"
+    _asked(session, elder, "wellness", ago=timedelta(days=6))
+    _signed(sms, elder.phone, "3")
+    assert session.scalar(select(func.count()).select_from(Case)) == 1
 
 
 def test_a_couple_sharing_a_phone_answers_as_the_one_last_asked(

@@ -8,7 +8,7 @@ go through the outbox in the same transaction.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,6 +114,10 @@ class _ElderRow:
     contact_phone: str | None
     contact_locale: str | None
     contact_active: bool | None
+    # The last question sent to the elder (`_LAST_QUESTION`'s row, None: none), when the
+    # sender look-up read it already (PostgreSQL); `asked_known` False: not read yet.
+    asked: tuple[Any, ...] | None = None
+    asked_known: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,21 +261,35 @@ _REPLY = insert(_messages).values(
     {_messages.c[name]: bindparam(name, type_=_messages.c[name].type) for name in _REPLY_COLUMNS}
 )
 # PostgreSQL: who has the phone and the message stored once, in one statement. `_SENDER`'s
-# columns, then the new message's id and the elder it was stored for (None when the MessageSid
-# is already stored; the elder only when a single active one has the phone). One round trip
-# fewer than `_SENDER` then `_STORE_ONCE`, on the path every inbound SMS takes.
+# columns, each elder's last question (`_LAST_QUESTION`'s five columns), then the new
+# message's id and the elder it was stored for (None when the MessageSid is already stored;
+# the elder only when a single active one has the phone). Two round trips fewer than
+# `_SENDER`, `_STORE_ONCE` and `_LAST_QUESTION`, on the path every inbound SMS takes.
 _SENDER_AND_STORE_PG = (
     text(
         """
         WITH found AS (
           SELECT w.id AS worker_id, w.locale AS worker_locale, e.id AS elder_id, e.code,
                  e.locale AS elder_locale, e.status, e.primary_contact_id,
-                 (SELECT c.phone FROM workers AS c WHERE c.id = e.primary_contact_id),
-                 (SELECT c.locale FROM workers AS c WHERE c.id = e.primary_contact_id),
-                 (SELECT c.active FROM workers AS c WHERE c.id = e.primary_contact_id)
+                 c.phone AS contact_phone, c.locale AS contact_locale, c.active AS contact_active,
+                 q.id AS asked_id, q.question, q.visit_id AS asked_visit_id,
+                 q.sent_at AS asked_sent_at, q.created_at AS asked_created_at
           FROM (SELECT CAST(:phone AS VARCHAR(32)) AS phone) AS asked
           LEFT OUTER JOIN workers AS w ON w.phone = asked.phone AND w.active IS true
           LEFT OUTER JOIN elders AS e ON e.phone = asked.phone
+          -- LATERAL: the contact read by key for each elder found, whatever the statistics
+          LEFT OUTER JOIN LATERAL (
+            SELECT phone, locale, active FROM workers WHERE workers.id = e.primary_contact_id
+          ) AS c ON true
+          -- the last question asked of the elder (as _LAST_QUESTION), for a digit reply
+          LEFT OUTER JOIN LATERAL (
+            SELECT m.id, m.question, m.visit_id, m.sent_at, m.created_at
+            FROM sms_messages AS m
+            WHERE m.direction = 'out' AND m.elder_id = e.id AND m.question IS NOT NULL
+              AND m.status NOT IN ('queued', 'held', 'canceled', 'failed')
+            ORDER BY m.created_at DESC, m.id DESC
+            LIMIT 1
+          ) AS q ON true
         ), stored AS (
           INSERT INTO sms_messages (direction, phone, body, provider_sid, status, worker_id,
                                     elder_id, created_at, status_at)
@@ -473,15 +491,22 @@ def _sender(session: Session, phone: str) -> tuple[_WorkerRow | None, list[_Elde
     return _sender_of(_Q_SENDER.rows(_connection(session), {"phone": phone}))
 
 
-def _sender_of(rows: list[tuple[Any, ...]]) -> tuple[_WorkerRow | None, list[_ElderRow]]:
-    """The sender from `_SENDER`'s rows (the first ten columns)."""
+def _sender_of(
+    rows: list[tuple[Any, ...]], *, with_questions: bool = False
+) -> tuple[_WorkerRow | None, list[_ElderRow]]:
+    """The sender from `_SENDER`'s rows (the first ten columns), and with `with_questions`
+    each elder's last question from the next five."""
     worker: _WorkerRow | None = None
     elders: list[_ElderRow] = []
     for row in rows:
         if row[0] is not None:
             worker = _WorkerRow(row[0], row[1])
         if row[2] is not None and row[5] == "active":
-            elders.append(_ElderRow(*row[2:10]))
+            elder = _ElderRow(*row[2:10])
+            if with_questions:
+                asked = tuple(row[10:15]) if row[10] is not None else None
+                elder = replace(elder, asked=asked, asked_known=True)
+            elders.append(elder)
     return worker, elders
 
 
@@ -493,8 +518,8 @@ def _sender_and_store(
     rows = _Q_SENDER_AND_STORE.rows(
         _connection(session), {"phone": phone, "body": body or "", "sid": sid, "now": now}
     )
-    worker, elders = _sender_of(rows)
-    message_id, stored_for = rows[0][10], rows[0][11]
+    worker, elders = _sender_of(rows, with_questions=True)
+    message_id, stored_for = rows[0][15], rows[0][16]
     return worker, elders, message_id, stored_for
 
 
@@ -752,7 +777,10 @@ class _Question:
 
 
 def _last_question(session: Session, elder: _ElderRow, now: datetime) -> _Question | None:
-    row = _Q_LAST_QUESTION.first(_connection(session), {"elder_id": elder.id})
+    if elder.asked_known:
+        row = elder.asked
+    else:
+        row = _Q_LAST_QUESTION.first(_connection(session), {"elder_id": elder.id})
     if row is None:
         return None
     message_id, question, visit_id, sent_at, created_at = row

@@ -1,7 +1,9 @@
-"""drop the sms_messages phone index that (phone, created_at) already covers
+"""sms_messages indexes: drop the phone index that (phone, created_at) already covers; add a
+partial index of the questions asked of each elder
 
 Every SMS in or out updates each index of sms_messages; a look-up by phone alone is served
-by ix_sms_phone_created as well.
+by ix_sms_phone_created as well. Every reply of an elder reads their last question: the
+partial index holds only the questions (wellness checks, rating requests).
 
 Revision ID: 0002
 Revises: 0001
@@ -10,6 +12,7 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
@@ -21,8 +24,16 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("sms_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sms_messages_phone"))
+        batch_op.create_index(
+            "ix_sms_questions",
+            ["elder_id", "created_at"],
+            unique=False,
+            postgresql_where=sa.text("question IS NOT NULL"),
+            sqlite_where=sa.text("question IS NOT NULL"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sms_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_sms_questions")
         batch_op.create_index(batch_op.f("ix_sms_messages_phone"), ["phone"], unique=False)
