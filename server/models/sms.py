@@ -12,6 +12,9 @@ from server.db import Base, UTCDateTime, utcnow
 from server.models._types import choice
 from server.vocab import LOCALES, OUTBOX_STATES, SMS_DIRECTIONS, SMS_STATUSES
 
+# Columns set on some messages only, indexed where set.
+SPARSE_KEYS = ("worker_id", "elder_id", "in_reply_to_id")
+
 
 class SmsMessage(Base):
     """One SMS, inbound or outbound: a template name plus parameters, and its rendered body."""
@@ -22,8 +25,10 @@ class SmsMessage(Base):
     direction: Mapped[str] = mapped_column(choice(SMS_DIRECTIONS, "sms_direction"))
     # the other party; looked up through ix_sms_phone_created (phone, created_at)
     phone: Mapped[str] = mapped_column(String(32))
-    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
-    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
+    # worker_id, elder_id and in_reply_to_id are each set on some messages only: their
+    # indexes are partial (see __table_args__), and a message leaves out those it lacks
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"))
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
@@ -34,7 +39,7 @@ class SmsMessage(Base):
     # the question this message asked (wellness, rating) so a bare digit reply can be read
     question: Mapped[str | None] = mapped_column(String(32))
     # an immediate (TwiML) reply points at the inbound message it answers
-    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("sms_messages.id"), index=True)
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("sms_messages.id"))
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(choice(SMS_STATUSES, "sms_status"))
     error_code: Mapped[int | None] = mapped_column()
@@ -44,6 +49,15 @@ class SmsMessage(Base):
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
+        *(
+            Index(
+                f"ix_sms_messages_{column}",
+                column,
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in SPARSE_KEYS
+        ),
         Index("ix_sms_phone_created", "phone", "created_at"),
         # An elder's last question, read for every reply of theirs: only the questions are
         # in it (a partial index), however many other messages the elder has.

@@ -60,6 +60,13 @@ def test_a_database_at_the_first_revision_upgrades_and_downgrades(tmp_path: Path
         assert "ix_sms_messages_phone" not in _indexes(engine, "sms_messages")
         assert "ix_sms_phone_created" in _indexes(engine, "sms_messages")
         assert "ix_sms_questions" in _indexes(engine, "sms_messages")
+        # keys set on some messages only are indexed where set
+        partial = {
+            index["name"]: index.get("dialect_options", {}).get("sqlite_where")
+            for index in inspect(engine).get_indexes("sms_messages")
+        }
+        for column in ("worker_id", "elder_id", "in_reply_to_id"):
+            assert f"{column} IS NOT NULL" in str(partial[f"ix_sms_messages_{column}"])
         cfg = alembic_config(engine.url.render_as_string(hide_password=False))
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
