@@ -223,6 +223,11 @@ def main() -> None:
         app_port, floor_port = free_port(), free_port()
         gunicorn = [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-k", "gthread",
                     "--threads", "4", "--log-level", "warning"]
+        from gunicorn.config import KNOWN_SETTINGS
+
+        if any("--no-control-socket" in (setting.cli or ()) for setting in KNOWN_SETTINGS):
+            # two servers at once: no shared control socket (~/.gunicorn/gunicorn.ctl)
+            gunicorn.append("--no-control-socket")
         procs.append(subprocess.Popen(
             [*gunicorn, "-b", f"127.0.0.1:{app_port}", "server:create_app()"],
             cwd=ROOT, env=env))
