@@ -457,3 +457,60 @@ def test_done_for_an_elder_whose_visit_someone_else_holds_says_it_is_not_yours(
     status, reply = _signed(sms, other.phone, f"DONE {elder.code} 4")
     assert status == 200 and reply is not None
     assert "You have no open visit" in reply and elder.code in reply, reply
+
+
+def test_a_code_typed_with_its_mood_prefers_the_elder_whose_code_it_is(
+    sms: FlaskClient, session: Session
+) -> None:
+    # 完成K9MX4 reads as code K9MX4 when such an elder exists, and only otherwise as K9MX with
+    # mood 4; the two readings must not be mixed up whichever look-up answers them.
+    region = build_region(session)
+    county = region.counties["xq"]
+    worker = county.workers[0]
+    short, long_ = county.elders[0], county.elders[2]
+    short.code, long_.code = "K9MX", "K9MX4"
+    month = current_month(Config().tz)
+    short_visit = make_visit(session, short, worker, month)
+    long_visit = make_visit(session, long_, worker, month)
+    session.commit()
+    status, reply = _signed(sms, worker.phone, "完成k9mx4")
+    assert status == 200 and reply is not None and "K9MX4" in reply, reply
+    session.expire_all()
+    assert session.get(Visit, long_visit.id).status == "done"  # type: ignore[union-attr]
+    assert session.get(Visit, short_visit.id).status == "planned"  # type: ignore[union-attr]
+    status, reply = _signed(sms, worker.phone, "完成K9MX3")
+    assert status == 200 and reply is not None and "K9MX" in reply, reply
+    session.expire_all()
+    assert session.get(Visit, short_visit.id).status == "done"  # type: ignore[union-attr]
+    moods = session.scalars(select(CheckIn.mood).order_by(CheckIn.id)).all()
+    assert moods == [None, 3]
+    # neither reading names an elder: the code as typed is the one reported
+    status, reply = _signed(sms, worker.phone, "完成K9MY3")
+    assert status == 200 and reply is not None and "K9MY3" in reply, reply
+
+
+def test_list_names_each_household_once_soonest_first_and_only_the_workers_own(
+    sms: FlaskClient, session: Session
+) -> None:
+    region = build_region(session)
+    county = region.counties["xq"]
+    worker, other = county.workers[0], county.workers[1]
+    month = current_month(Config().tz)
+    for seq in (1, 2):
+        make_visit(session, county.elders[0], worker, month, seq=seq)
+    later = make_visit(session, county.elders[2], worker, month)
+    make_visit(session, county.elders[1], other, month)
+    make_visit(session, county.elders[3], worker, month, status="done")
+    soonest = region.counties["jf"].elders[0]  # a household lent from the next county
+    first = make_visit(session, soonest, worker, month)
+    first.due_date = first.due_date.replace(day=10)
+    later.due_date = later.due_date.replace(day=20)
+    session.commit()
+    _, listing = _signed(sms, worker.phone, "任务")
+    assert listing is not None
+    codes = [e.code for e in (soonest, county.elders[2], county.elders[0])]
+    assert [listing.count(code) for code in codes] == [1, 1, 1], listing
+    assert sorted(codes, key=listing.index) == codes, listing  # soonest due first
+    assert county.elders[1].code not in listing and county.elders[3].code not in listing
+    _, nothing = _signed(sms, region.counties["jf"].workers[1].phone, "LIST")
+    assert nothing is not None and not any(code in nothing for code in codes), nothing

@@ -8,6 +8,7 @@ go through the outbox in the same transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from server.services.sms.grammar import (
     OptOut,
     Prepared,
     UsageError,
+    WorkerMessage,
     parse_elder,
     parse_opt,
     parse_worker,
@@ -71,6 +73,18 @@ class Reply:
     template: str
     locale: str
     params: dict[str, Any] = field(default_factory=dict)
+    # An elder's words for their primary contact, queued with the answer.
+    forward: Forward | None = None
+
+
+@dataclass(frozen=True)
+class Forward:
+    """An elder's message passed on to their primary contact through the outbox."""
+
+    phone: str
+    worker_id: int
+    locale: str
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,18 @@ class _WorkerRow:
 
     id: int
     locale: str
+    # What the sender look-up read ahead for the command (PostgreSQL), else nothing.
+    ahead: _ReadAhead | None = None
+
+
+@dataclass(frozen=True)
+class _ReadAhead:
+    """What a worker's command needs, read in the sender look-up itself (PostgreSQL): the
+    codes of `LIST` (None: not read) and the elders named by code (a code not in `by_code`
+    was not read; None: no such elder)."""
+
+    codes: tuple[str, ...] | None = None
+    by_code: dict[str, _CodeRow | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -260,11 +286,37 @@ _REPLY_COLUMNS = (
 _REPLY = insert(_messages).values(
     {_messages.c[name]: bindparam(name, type_=_messages.c[name].type) for name in _REPLY_COLUMNS}
 )
+_FORWARD_TEMPLATE = "elder_message_forward"
+# PostgreSQL: an elder's words queued for their primary contact (as `enqueue_row`: the
+# message and its outbox item) and the answer to the elder (as `_REPLY`), in one statement.
+_FORWARD_AND_REPLY_PG = text(
+    f"""
+    WITH forward AS (
+      INSERT INTO sms_messages (created_at, direction, phone, template, params, locale, status,
+                                body, worker_id, elder_id)
+      VALUES (:created_at, 'out', :forward_phone, '{_FORWARD_TEMPLATE}', :forward_params,
+              :forward_locale, 'queued', '', :forward_worker_id, NULL)
+      RETURNING id
+    ), queued AS (
+      INSERT INTO outbox (message_id, urgent, not_before, state, attempts, created_at)
+      SELECT id, false, :created_at, 'pending', 0, :created_at FROM forward
+    )
+    INSERT INTO sms_messages ({", ".join(_REPLY_COLUMNS)})
+    VALUES ({", ".join(":" + name for name in _REPLY_COLUMNS)})
+    """
+).bindparams(
+    *(bindparam(name, type_=_messages.c[name].type) for name in _REPLY_COLUMNS),
+    bindparam("forward_params", type_=_messages.c.params.type),
+)
 # PostgreSQL: who has the phone and the message stored once, in one statement. `_SENDER`'s
-# columns, each elder's last question (`_LAST_QUESTION`'s five columns), then the new
+# columns, each elder's last question (`_LAST_QUESTION`'s five columns), what a worker's
+# command needs (read ahead from the text before anyone knows who wrote it, and only for a
+# worker): the open codes of `LIST` (`_OPEN_CODES`, as an array) and the elder named by
+# :code or, failing that, by :alt_code (`_ELDER_BY_CODE`'s five columns); then the new
 # message's id and the elder it was stored for (None when the MessageSid is already stored;
-# the elder only when a single active one has the phone). Two round trips fewer than
-# `_SENDER`, `_STORE_ONCE` and `_LAST_QUESTION`, on the path every inbound SMS takes.
+# the elder only when a single active one has the phone). Three round trips fewer than
+# `_SENDER`, `_STORE_ONCE`, `_LAST_QUESTION` and a command's own look-up, on the path every
+# inbound SMS takes.
 _SENDER_AND_STORE_PG = (
     text(
         """
@@ -273,7 +325,10 @@ _SENDER_AND_STORE_PG = (
                  e.locale AS elder_locale, e.status, e.primary_contact_id,
                  c.phone AS contact_phone, c.locale AS contact_locale, c.active AS contact_active,
                  q.id AS asked_id, q.question, q.visit_id AS asked_visit_id,
-                 q.sent_at AS asked_sent_at, q.created_at AS asked_created_at
+                 q.sent_at AS asked_sent_at, q.created_at AS asked_created_at,
+                 oc.codes, bc.id AS by_code_id, bc.code AS by_code_code,
+                 bc.primary_contact_id AS by_code_primary,
+                 bc.secondary_contact_id AS by_code_secondary, bc.visit_id AS by_code_visit
           FROM (SELECT CAST(:phone AS VARCHAR(32)) AS phone) AS asked
           LEFT OUTER JOIN workers AS w ON w.phone = asked.phone AND w.active IS true
           LEFT OUTER JOIN elders AS e ON e.phone = asked.phone
@@ -290,6 +345,28 @@ _SENDER_AND_STORE_PG = (
             ORDER BY m.created_at DESC, m.id DESC
             LIMIT 1
           ) AS q ON true
+          -- LIST: the codes of the elders the worker still owes a visit this month
+          LEFT OUTER JOIN LATERAL (
+            SELECT ARRAY(
+              SELECT oe.code FROM visits AS ov JOIN elders AS oe ON oe.id = ov.elder_id
+              WHERE ov.worker_id = w.id AND ov.month = :month AND ov.status = 'planned'
+              ORDER BY ov.due_date, ov.id
+            ) AS codes
+            WHERE CAST(:list_codes AS BOOLEAN) AND w.id IS NOT NULL
+          ) AS oc ON true
+          -- DONE, MISS, HELP: the elder named, with the worker's first open visit to them
+          LEFT OUTER JOIN LATERAL (
+            SELECT ce.id, ce.code, ce.primary_contact_id, ce.secondary_contact_id,
+                   (SELECT cv.id FROM visits AS cv
+                    WHERE cv.worker_id = w.id AND cv.month = :month AND cv.status = 'planned'
+                      AND cv.elder_id = ce.id
+                    ORDER BY cv.due_date, cv.id LIMIT 1) AS visit_id
+            FROM elders AS ce
+            WHERE w.id IS NOT NULL
+              AND ce.code IN (CAST(:code AS VARCHAR), CAST(:alt_code AS VARCHAR))
+            ORDER BY ce.code = CAST(:code AS VARCHAR) DESC
+            LIMIT 1
+          ) AS bc ON true
         ), stored AS (
           INSERT INTO sms_messages (direction, phone, body, provider_sid, status, worker_id,
                                     elder_id, created_at, status_at)
@@ -318,6 +395,7 @@ _Q_OPEN_COUNT = DriverStatement(_OPEN_COUNT)
 _Q_ELDER_BY_CODE = DriverStatement(_ELDER_BY_CODE)
 _Q_LAST_QUESTION = DriverStatement(_LAST_QUESTION)
 _Q_REPLY = DriverStatement(_REPLY)
+_Q_FORWARD_AND_REPLY_PG = DriverStatement(_FORWARD_AND_REPLY_PG)
 
 
 def _connection(session: Session) -> Connection:
@@ -352,8 +430,17 @@ def handle_inbound(
     except PhoneError:
         phone = sender.strip()[:32] or "unknown"
     short_code = is_short_code(sender)
+    text = prepare(body or "")
+    opt = parse_opt(text)
+    # Read as a worker's command before anyone knows who wrote it: on PostgreSQL the sender
+    # look-up also reads what that command needs (for a worker; an elder's text costs a
+    # parse and nothing in the database).
+    command = parse_worker(text) if opt is None else None
+    month = current_month(ctx.tz, now)
     if not short_code and sid and _connection(session).dialect.name == "postgresql":
-        worker, elders, message_id, stored_for = _sender_and_store(session, phone, body, sid, now)
+        worker, elders, message_id, stored_for = _sender_and_store(
+            session, phone, body, sid, now, command, month
+        )
         elder = _elder_addressed(session, elders) if elders else None
         if message_id is not None and elder is not None and elder.id != stored_for:
             # a phone shared by two elders: the message belongs to the one last asked
@@ -380,13 +467,12 @@ def handle_inbound(
         return InboundResult(message, None, handled_as="short_code")
 
     reply: Reply | None
-    text = prepare(body or "")
-    opt = parse_opt(text)
     if opt is not None:
         reply = _opt(session, opt, phone, worker, elders, now)
         kind = "opt_in" if isinstance(opt, OptIn) else "opt_out"
     elif worker is not None:
-        reply, kind = _worker(session, ctx, message, worker, text, now), "worker"
+        assert command is not None
+        reply, kind = _worker(session, ctx, message, worker, command, month, now), "worker"
     elif elder is not None:
         reply, kind = _elder(session, ctx, message, elder, text, now)
     else:
@@ -410,23 +496,46 @@ def _answer(
     text = ctx.templates.render(
         reply.template, reply.locale, reply.params, signature=ctx.signature, tz=ctx.tz
     )
-    _Q_REPLY.rows(
-        _connection(session),
-        {
-            "direction": "out",
-            "phone": message.phone,
-            "worker_id": message.worker_id,
-            "elder_id": message.elder_id,
-            "template": reply.template,
-            "params": reply.params,
-            "locale": reply.locale,
-            "body": text,
-            "status": "sent",  # handed to the provider in the webhook's TwiML answer
-            "created_at": now,
-            "sent_at": now,
-            "in_reply_to_id": message.id,
-        },
-    )
+    connection = _connection(session)
+    answer = {
+        "direction": "out",
+        "phone": message.phone,
+        "worker_id": message.worker_id,
+        "elder_id": message.elder_id,
+        "template": reply.template,
+        "params": reply.params,
+        "locale": reply.locale,
+        "body": text,
+        "status": "sent",  # handed to the provider in the webhook's TwiML answer
+        "created_at": now,
+        "sent_at": now,
+        "in_reply_to_id": message.id,
+    }
+    forward = reply.forward
+    if forward is not None and connection.dialect.name == "postgresql":
+        _Q_FORWARD_AND_REPLY_PG.rows(
+            connection,
+            {
+                **answer,
+                "forward_phone": forward.phone,
+                "forward_worker_id": forward.worker_id,
+                "forward_locale": forward.locale,
+                "forward_params": forward.params,
+            },
+        )
+        return InboundResult(message, text, handled_as=kind)
+    if forward is not None:
+        enqueue_row(
+            connection,
+            phone=forward.phone,
+            template=_FORWARD_TEMPLATE,
+            params=forward.params,
+            locale=forward.locale,
+            worker_id=forward.worker_id,
+            elder_id=None,
+            now=now,
+        )
+    _Q_REPLY.rows(connection, answer)
     return InboundResult(message, text, handled_as=kind)
 
 
@@ -511,16 +620,44 @@ def _sender_of(
 
 
 def _sender_and_store(
-    session: Session, phone: str, body: str, sid: str, now: datetime
+    session: Session,
+    phone: str,
+    body: str,
+    sid: str,
+    now: datetime,
+    command: WorkerMessage | None,
+    month: str,
 ) -> tuple[_WorkerRow | None, list[_ElderRow], int | None, int | None]:
     """PostgreSQL: the sender, and the inbound message stored once per MessageSid, in one
-    statement; the message's id (None: seen before) and the elder it was stored for."""
-    rows = _Q_SENDER_AND_STORE.rows(
-        _connection(session), {"phone": phone, "body": body or "", "sid": sid, "now": now}
-    )
+    statement; the message's id (None: seen before) and the elder it was stored for. A
+    worker comes with what `command` (the text read as a worker's command) needs."""
+    code = alt_code = None
+    if isinstance(command, Done | Miss | Help):
+        code = command.code.upper()
+        alternative = command.alternative() if isinstance(command, Done) else None
+        alt_code = alternative.code.upper() if alternative is not None else None
+    params = {
+        "phone": phone,
+        "body": body or "",
+        "sid": sid,
+        "now": now,
+        "month": month,
+        "list_codes": isinstance(command, ListVisits),
+        "code": code,
+        "alt_code": alt_code,
+    }
+    rows = _Q_SENDER_AND_STORE.rows(_connection(session), params)
     worker, elders = _sender_of(rows, with_questions=True)
-    message_id, stored_for = rows[0][15], rows[0][16]
-    return worker, elders, message_id, stored_for
+    first = rows[0]
+    if worker is not None:
+        by_code: dict[str, _CodeRow | None] = {}
+        found = _CodeRow(*first[16:21]) if first[16] is not None else None
+        for wanted in (code, alt_code):
+            if wanted is not None:
+                by_code[wanted] = found if found is not None and found.code == wanted else None
+        codes = tuple(first[15]) if first[15] is not None else None
+        worker = replace(worker, ahead=_ReadAhead(codes, by_code))
+    return worker, elders, first[21], first[22]
 
 
 def _elder_addressed(session: Session, elders: list[_ElderRow]) -> _ElderRow:
@@ -600,21 +737,28 @@ def _opt(
 # --- workers ----------------------------------------------------------------------------------
 
 
-def _elder_by_code(session: Session, code: str, worker_id: int, month: str) -> _CodeRow | None:
+def _elder_by_code(
+    session: Session, code: str, worker: _WorkerRow, month: str
+) -> _CodeRow | None:
+    """The elder with this code, with the worker's first open visit to them this month."""
+    code = code.upper()
+    if worker.ahead is not None and code in worker.ahead.by_code:
+        return worker.ahead.by_code[code]
     row = _Q_ELDER_BY_CODE.first(
-        _connection(session), {"code": code.upper(), "worker_id": worker_id, "month": month}
+        _connection(session), {"code": code, "worker_id": worker.id, "month": month}
     )
     return _CodeRow(*row) if row is not None else None
 
 
 def _open_codes(session: Session, worker: _WorkerRow, month: str) -> list[str]:
-    """The codes of the elders the worker still owes a visit this month, soonest due first."""
-    codes: list[str] = []
-    rows = _Q_OPEN_CODES.rows(_connection(session), {"worker_id": worker.id, "month": month})
-    for (code,) in rows:
-        if code not in codes:
-            codes.append(code)
-    return codes
+    """The codes of the elders the worker still owes a visit this month, soonest due first
+    (an elder owed several visits once)."""
+    if worker.ahead is not None and worker.ahead.codes is not None:
+        found: Iterable[str] = worker.ahead.codes
+    else:
+        rows = _Q_OPEN_CODES.rows(_connection(session), {"worker_id": worker.id, "month": month})
+        found = (code for (code,) in rows)
+    return list(dict.fromkeys(found))
 
 
 def _open_count(session: Session, worker: _WorkerRow, month: str) -> int:
@@ -627,11 +771,10 @@ def _worker(
     ctx: InboundContext,
     message: InboundMessage,
     worker: _WorkerRow,
-    body: Prepared,
+    parsed: WorkerMessage,
+    month: str,
     now: datetime,
 ) -> Reply:
-    parsed = parse_worker(body)
-    month = current_month(ctx.tz, now)
     usage = "worker_usage_help"
     if isinstance(parsed, UsageError):
         return Reply(usage, worker.locale, parsed.params())
@@ -639,11 +782,11 @@ def _worker(
         codes = _open_codes(session, worker, month)
         return Reply("worker_list_reply", worker.locale, {"count": len(codes), "codes": codes})
     if isinstance(parsed, Done | Miss):
-        elder = _elder_by_code(session, parsed.code, worker.id, month)
+        elder = _elder_by_code(session, parsed.code, worker, month)
         if elder is None and isinstance(parsed, Done):
             alternative = parsed.alternative()
             if alternative is not None:
-                elder = _elder_by_code(session, alternative.code, worker.id, month)
+                elder = _elder_by_code(session, alternative.code, worker, month)
                 if elder is not None:
                     parsed = alternative
         if elder is None:
@@ -674,7 +817,7 @@ def _worker(
             },
         )
     if isinstance(parsed, Help):
-        elder = _elder_by_code(session, parsed.code, worker.id, month)
+        elder = _elder_by_code(session, parsed.code, worker, month)
         if elder is None or not _related(session, worker, elder):
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
         text = tidy(parsed.text)
@@ -752,19 +895,16 @@ def _elder(
             if answered is not None:
                 return answered
     text = parsed.text if isinstance(parsed, DigitReply | FreeText) else body
+    forward = None
     if elder.contact_id is not None and elder.contact_active and text.strip():
         assert elder.contact_phone is not None and elder.contact_locale is not None
-        enqueue_row(
-            _connection(session),
-            phone=elder.contact_phone,
-            template="elder_message_forward",
-            params={"elder_code": elder.code, "text": tidy(text)},
-            locale=elder.contact_locale,
-            worker_id=elder.contact_id,
-            elder_id=None,
-            now=now,
+        forward = Forward(
+            elder.contact_phone,
+            elder.contact_id,
+            elder.contact_locale,
+            {"elder_code": elder.code, "text": tidy(text)},
         )
-    return Reply("elder_ack", elder.locale), "forwarded"
+    return Reply("elder_ack", elder.locale, forward=forward), "forwarded"
 
 
 @dataclass(frozen=True)
