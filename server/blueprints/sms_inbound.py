@@ -14,8 +14,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from server.blueprints.twilio_auth import twilio_signed
 from server.db import utcnow
-from server.runtime import db_session, runtime
-from server.services.sms.inbound import handle_inbound
+from server.runtime import runtime
+from server.services.sms.inbound import handle_inbound_on
 
 bp = Blueprint("sms_inbound", __name__)
 log = logging.getLogger(__name__)
@@ -52,19 +52,20 @@ def inbound() -> Response:
     """Store and handle one inbound SMS; reply in the sender's language."""
     form = flask_request.form
     sid = form.get("MessageSid") or form.get("SmsSid") or None
-    session = db_session()
+    rt = runtime()
     try:
-        result = handle_inbound(
-            session,
-            runtime().inbound_context(),
-            sender=form.get("From", ""),
-            body=form.get("Body", ""),
-            sid=sid,
-            now=utcnow(),
-        )
-        session.commit()
+        # A connection of its own, in one transaction: committed when handling succeeds,
+        # rolled back on any error (no ORM session unless the message needs one).
+        with rt.engine.begin() as connection:
+            result = handle_inbound_on(
+                connection,
+                rt.inbound_context(),
+                sender=form.get("From", ""),
+                body=form.get("Body", ""),
+                sid=sid,
+                now=utcnow(),
+            )
     except SQLAlchemyError as exc:
-        session.rollback()
         log.error("inbound SMS not stored (%s); asking Twilio to retry", type(exc).__name__)
         return Response("database unavailable", status=503, mimetype="text/plain")
     log.info("inbound SMS handled as %s", result.handled_as)

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
@@ -514,3 +515,41 @@ def test_list_names_each_household_once_soonest_first_and_only_the_workers_own(
     assert county.elders[1].code not in listing and county.elders[3].code not in listing
     _, nothing = _signed(sms, region.counties["jf"].workers[1].phone, "LIST")
     assert nothing is not None and not any(code in nothing for code in codes), nothing
+
+
+def test_a_failure_after_the_check_in_keeps_nothing_and_the_retry_does_it_once(
+    sms: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check-in, the rating request and the stored message are one transaction with the
+    # answer: when the answer cannot be written (the database gone mid-request), Twilio gets a
+    # 503 and nothing half-done stays behind for its retry to trip over.
+    import server.services.sms.inbound as inbound
+
+    region, visit = _region(session)
+    worker = region.counties["xq"].workers[0]
+    answer = inbound._answer
+    failures = [OperationalError("INSERT INTO sms_messages", {}, ConnectionError("reset"))]
+
+    def failing_once(*args: object, **kwargs: object) -> object:
+        if failures:
+            raise failures.pop()
+        return answer(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbound, "_answer", failing_once)
+    text = f"完成 {visit.elder.code} 5"
+    assert _signed(sms, worker.phone, text, sid="SMfails1") == (503, None)
+    session.expire_all()
+    assert session.get(Visit, visit.id).status == "planned"  # type: ignore[union-attr]
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == 0
+    assert session.scalar(select(func.count()).select_from(SmsMessage)) == 0
+    assert session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+    status, reply = _signed(sms, worker.phone, text, sid="SMfails1")
+    assert status == 200 and reply is not None and visit.elder.code in reply
+    session.expire_all()
+    assert session.get(Visit, visit.id).status == "done"  # type: ignore[union-attr]
+    assert session.scalar(select(func.count()).select_from(CheckIn)) == 1
+    assert session.scalar(
+        select(func.count()).select_from(SmsMessage).where(
+            SmsMessage.template == "elder_rating_request"
+        )
+    ) == 1

@@ -159,7 +159,7 @@ class _CodeRow:
 
 
 # --- statements -----------------------------------------------------------------------------
-# Built once: the common paths run them on the session's connection (Core: no ORM objects,
+# Built once: the common paths run them on the unit's connection (Core: no ORM objects,
 # no statement construction and a cache hit in SQLAlchemy's compiled cache on every request).
 
 _workers = Base.metadata.tables[Worker.__tablename__]
@@ -398,21 +398,47 @@ _Q_REPLY = DriverStatement(_REPLY)
 _Q_FORWARD_AND_REPLY_PG = DriverStatement(_FORWARD_AND_REPLY_PG)
 
 
-def _connection(session: Session) -> Connection:
-    """The session's connection, with any pending ORM change flushed first (what an ORM query
-    would do by itself), so the Core statements below see everything done so far. Looked up
-    once per transaction (an inbound SMS asks for it four times or so)."""
-    session.flush()
-    transaction = session.get_transaction()
-    cached = session.info.get(_CONNECTION_KEY)
-    if transaction is not None and cached is not None and cached[0] is transaction:
-        return cached[1]
-    connection = session.connection()
-    session.info[_CONNECTION_KEY] = (session.get_transaction(), connection)
-    return connection
+class _Unit:
+    """The database work of one inbound SMS: a connection in its transaction, and an ORM
+    session on it for the less common paths that load or change ORM objects. Without a
+    session given, one is made only when such a path needs it: the common paths (LIST, an
+    elder's reply, a code that is not the worker's) run Core statements alone and skip the
+    ORM session's bookkeeping, about a tenth of a webhook's CPU."""
 
+    def __init__(self, connection: Connection, session: Session | None = None) -> None:
+        self.connection = connection
+        self._session = session
+        self._owned = session is None
 
-_CONNECTION_KEY = "tanfang.inbound.connection"
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            # Joins the connection's transaction; it never commits or closes it.
+            self._session = Session(
+                bind=self.connection,
+                expire_on_commit=False,
+                join_transaction_mode="rollback_only",
+            )
+        return self._session
+
+    def conn(self) -> Connection:
+        """The connection, with any pending ORM change flushed first (what an ORM query would
+        do by itself), so Core statements see everything done so far."""
+        if self._session is not None:
+            self._session.flush()
+        return self.connection
+
+    def flush(self) -> None:
+        """Write what the session holds (the caller commits the connection)."""
+        if self._session is not None:
+            self._session.flush()
+
+    def close(self) -> None:
+        """Let go of a session made here (the connection and its transaction stay as they
+        are)."""
+        if self._owned and self._session is not None:
+            self._session.close()
+            self._session = None
 
 
 def handle_inbound(
@@ -424,7 +450,42 @@ def handle_inbound(
     sid: str | None,
     now: datetime,
 ) -> InboundResult:
-    """Store and act on one inbound SMS; the caller commits."""
+    """Store and act on one inbound SMS in `session`'s transaction; the caller commits."""
+    unit = _Unit(session.connection(), session)
+    return _handle(unit, ctx, sender=sender, body=body, sid=sid, now=now)
+
+
+def handle_inbound_on(
+    connection: Connection,
+    ctx: InboundContext,
+    *,
+    sender: str,
+    body: str,
+    sid: str | None,
+    now: datetime,
+) -> InboundResult:
+    """`handle_inbound` on a connection in a transaction (begun by the caller, who commits
+    it), with no ORM session unless the message needs one: the webhook's path."""
+    if not connection.in_transaction():
+        raise ValueError("begin the connection's transaction first")
+    unit = _Unit(connection)
+    try:
+        result = _handle(unit, ctx, sender=sender, body=body, sid=sid, now=now)
+        unit.flush()
+        return result
+    finally:
+        unit.close()
+
+
+def _handle(
+    unit: _Unit,
+    ctx: InboundContext,
+    *,
+    sender: str,
+    body: str,
+    sid: str | None,
+    now: datetime,
+) -> InboundResult:
     try:
         phone = normalize_phone(sender)
     except PhoneError:
@@ -437,28 +498,28 @@ def handle_inbound(
     # parse and nothing in the database).
     command = parse_worker(text) if opt is None else None
     month = current_month(ctx.tz, now)
-    if not short_code and sid and _connection(session).dialect.name == "postgresql":
+    if not short_code and sid and unit.conn().dialect.name == "postgresql":
         worker, elders, message_id, stored_for = _sender_and_store(
-            session, phone, body, sid, now, command, month
+            unit, phone, body, sid, now, command, month
         )
-        elder = _elder_addressed(session, elders) if elders else None
+        elder = _elder_addressed(unit, elders) if elders else None
         if message_id is not None and elder is not None and elder.id != stored_for:
             # a phone shared by two elders: the message belongs to the one last asked
-            session.execute(
+            unit.session.execute(
                 update(SmsMessage).where(SmsMessage.id == message_id).values(elder_id=elder.id)
             )
     else:
-        worker, elders = (None, []) if short_code else _sender(session, phone)
-        elder = _elder_addressed(session, elders) if elders else None
-        message_id = _store(session, phone, body or "", sid, worker, elder, now)
+        worker, elders = (None, []) if short_code else _sender(unit, phone)
+        elder = _elder_addressed(unit, elders) if elders else None
+        message_id = _store(unit, phone, body or "", sid, worker, elder, now)
     if message_id is None:
         # A MessageSid seen before (a retry, or a concurrent replay that got there first).
-        stored = session.scalar(
+        stored = unit.session.scalar(
             select(SmsMessage).where(SmsMessage.provider_sid == sid, SmsMessage.direction == "in")
         )
         if stored is None:
             return InboundResult(None, None, duplicate=True, handled_as="duplicate")
-        return _repeat(session, stored)
+        return _repeat(unit, stored)
     message = InboundMessage(
         message_id, phone, sid, worker.id if worker else None, elder.id if elder else None
     )
@@ -468,23 +529,23 @@ def handle_inbound(
 
     reply: Reply | None
     if opt is not None:
-        reply = _opt(session, opt, phone, worker, elders, now)
+        reply = _opt(unit, opt, phone, worker, elders, now)
         kind = "opt_in" if isinstance(opt, OptIn) else "opt_out"
     elif worker is not None:
         assert command is not None
-        reply, kind = _worker(session, ctx, message, worker, command, month, now), "worker"
+        reply, kind = _worker(unit, ctx, message, worker, command, month, now), "worker"
     elif elder is not None:
-        reply, kind = _elder(session, ctx, message, elder, text, now)
+        reply, kind = _elder(unit, ctx, message, elder, text, now)
     else:
-        reply, kind = _unknown(session, ctx, phone, body or "", now), "unknown_sender"
-    return _answer(session, ctx, message, reply, now, kind)
+        reply, kind = _unknown(unit, ctx, phone, body or "", now), "unknown_sender"
+    return _answer(unit, ctx, message, reply, now, kind)
 
 
 # --- answering -----------------------------------------------------------------------------
 
 
 def _answer(
-    session: Session,
+    unit: _Unit,
     ctx: InboundContext,
     message: InboundMessage,
     reply: Reply | None,
@@ -496,7 +557,7 @@ def _answer(
     text = ctx.templates.render(
         reply.template, reply.locale, reply.params, signature=ctx.signature, tz=ctx.tz
     )
-    connection = _connection(session)
+    connection = unit.conn()
     answer = {
         "direction": "out",
         "phone": message.phone,
@@ -539,9 +600,9 @@ def _answer(
     return InboundResult(message, text, handled_as=kind)
 
 
-def _repeat(session: Session, stored: SmsMessage) -> InboundResult:
+def _repeat(unit: _Unit, stored: SmsMessage) -> InboundResult:
     """A MessageSid seen before: nothing is done again; the same answer is given."""
-    answer = session.scalar(
+    answer = unit.session.scalar(
         select(SmsMessage.body).where(SmsMessage.in_reply_to_id == stored.id).limit(1)
     )
     message = InboundMessage(
@@ -551,7 +612,7 @@ def _repeat(session: Session, stored: SmsMessage) -> InboundResult:
 
 
 def _store(
-    session: Session,
+    unit: _Unit,
     phone: str,
     body: str,
     sid: str | None,
@@ -564,7 +625,7 @@ def _store(
     One statement (INSERT .. ON CONFLICT DO NOTHING RETURNING): concurrent replays of one
     MessageSid wait for each other in the database and exactly one of them goes on.
     """
-    conn = _connection(session)
+    conn = unit.conn()
     worker_id = worker.id if worker else None
     elder_id = elder.id if elder else None
     if not sid or conn.dialect.name not in ("postgresql", "sqlite"):
@@ -595,9 +656,9 @@ def _store(
 # --- who wrote -----------------------------------------------------------------------------
 
 
-def _sender(session: Session, phone: str) -> tuple[_WorkerRow | None, list[_ElderRow]]:
+def _sender(unit: _Unit, phone: str) -> tuple[_WorkerRow | None, list[_ElderRow]]:
     """The active worker and the active elders with this phone."""
-    return _sender_of(_Q_SENDER.rows(_connection(session), {"phone": phone}))
+    return _sender_of(_Q_SENDER.rows(unit.conn(), {"phone": phone}))
 
 
 def _sender_of(
@@ -620,7 +681,7 @@ def _sender_of(
 
 
 def _sender_and_store(
-    session: Session,
+    unit: _Unit,
     phone: str,
     body: str,
     sid: str,
@@ -646,7 +707,7 @@ def _sender_and_store(
         "code": code,
         "alt_code": alt_code,
     }
-    rows = _Q_SENDER_AND_STORE.rows(_connection(session), params)
+    rows = _Q_SENDER_AND_STORE.rows(unit.conn(), params)
     worker, elders = _sender_of(rows, with_questions=True)
     first = rows[0]
     if worker is not None:
@@ -660,11 +721,11 @@ def _sender_and_store(
     return worker, elders, first[21], first[22]
 
 
-def _elder_addressed(session: Session, elders: list[_ElderRow]) -> _ElderRow:
+def _elder_addressed(unit: _Unit, elders: list[_ElderRow]) -> _ElderRow:
     """Of elders sharing a phone (a couple), the one we last asked something."""
     if len(elders) == 1:
         return elders[0]
-    last = session.scalar(
+    last = unit.session.scalar(
         select(SmsMessage.elder_id)
         .where(
             SmsMessage.direction == "out",
@@ -677,19 +738,19 @@ def _elder_addressed(session: Session, elders: list[_ElderRow]) -> _ElderRow:
     return next((e for e in elders if e.id == last), elders[0])
 
 
-def _orm_elder(session: Session, elder_id: int) -> Elder:
+def _orm_elder(unit: _Unit, elder_id: int) -> Elder:
     """The ORM object of an elder, for the less common paths that change or route them."""
-    found = session.get(Elder, elder_id)
+    found = unit.session.get(Elder, elder_id)
     assert found is not None  # read in this transaction
     return found
 
 
 def _visit_held(
-    session: Session, visit_id: int, worker: _WorkerRow
+    unit: _Unit, visit_id: int, worker: _WorkerRow
 ) -> tuple[Visit, Worker] | None:
     """The ORM objects a check-in needs, in one statement: the visit (with its elder) and the
     worker holding it; None if the visit has changed hands since it was found."""
-    row = session.execute(
+    row = unit.session.execute(
         select(Visit, Worker)
         .join(Worker, Worker.id == Visit.worker_id)
         .where(Visit.id == visit_id, Worker.id == worker.id)
@@ -702,7 +763,7 @@ def _visit_held(
 
 
 def _opt(
-    session: Session,
+    unit: _Unit,
     opt: OptOut | OptIn,
     phone: str,
     worker: _WorkerRow | None,
@@ -710,9 +771,9 @@ def _opt(
     now: datetime,
 ) -> Reply:
     stop = isinstance(opt, OptOut)
-    session.execute(update(Worker).where(Worker.phone == phone).values(sms_opted_out=stop))
+    unit.session.execute(update(Worker).where(Worker.phone == phone).values(sms_opted_out=stop))
     for row in elders:
-        elder = _orm_elder(session, row.id)
+        elder = _orm_elder(unit, row.id)
         was = elder.sms_opted_out
         elder.sms_opted_out = stop
         elder.sms_opted_out_at = now if stop else None
@@ -720,7 +781,7 @@ def _opt(
         if stop and not was and contact is not None and contact.active:
             # Visits go on; the contact is asked to call instead of relying on SMS.
             enqueue(
-                session,
+                unit.session,
                 phone=contact.phone,
                 template="contact_call_instead",
                 params={"elder_code": elder.code},
@@ -738,36 +799,36 @@ def _opt(
 
 
 def _elder_by_code(
-    session: Session, code: str, worker: _WorkerRow, month: str
+    unit: _Unit, code: str, worker: _WorkerRow, month: str
 ) -> _CodeRow | None:
     """The elder with this code, with the worker's first open visit to them this month."""
     code = code.upper()
     if worker.ahead is not None and code in worker.ahead.by_code:
         return worker.ahead.by_code[code]
     row = _Q_ELDER_BY_CODE.first(
-        _connection(session), {"code": code, "worker_id": worker.id, "month": month}
+        unit.conn(), {"code": code, "worker_id": worker.id, "month": month}
     )
     return _CodeRow(*row) if row is not None else None
 
 
-def _open_codes(session: Session, worker: _WorkerRow, month: str) -> list[str]:
+def _open_codes(unit: _Unit, worker: _WorkerRow, month: str) -> list[str]:
     """The codes of the elders the worker still owes a visit this month, soonest due first
     (an elder owed several visits once)."""
     if worker.ahead is not None and worker.ahead.codes is not None:
         found: Iterable[str] = worker.ahead.codes
     else:
-        rows = _Q_OPEN_CODES.rows(_connection(session), {"worker_id": worker.id, "month": month})
+        rows = _Q_OPEN_CODES.rows(unit.conn(), {"worker_id": worker.id, "month": month})
         found = (code for (code,) in rows)
     return list(dict.fromkeys(found))
 
 
-def _open_count(session: Session, worker: _WorkerRow, month: str) -> int:
-    count = _Q_OPEN_COUNT.scalar(_connection(session), {"worker_id": worker.id, "month": month})
+def _open_count(unit: _Unit, worker: _WorkerRow, month: str) -> int:
+    count = _Q_OPEN_COUNT.scalar(unit.conn(), {"worker_id": worker.id, "month": month})
     return int(count or 0)
 
 
 def _worker(
-    session: Session,
+    unit: _Unit,
     ctx: InboundContext,
     message: InboundMessage,
     worker: _WorkerRow,
@@ -779,19 +840,19 @@ def _worker(
     if isinstance(parsed, UsageError):
         return Reply(usage, worker.locale, parsed.params())
     if isinstance(parsed, ListVisits):
-        codes = _open_codes(session, worker, month)
+        codes = _open_codes(unit, worker, month)
         return Reply("worker_list_reply", worker.locale, {"count": len(codes), "codes": codes})
     if isinstance(parsed, Done | Miss):
-        elder = _elder_by_code(session, parsed.code, worker, month)
+        elder = _elder_by_code(unit, parsed.code, worker, month)
         if elder is None and isinstance(parsed, Done):
             alternative = parsed.alternative()
             if alternative is not None:
-                elder = _elder_by_code(session, alternative.code, worker, month)
+                elder = _elder_by_code(unit, alternative.code, worker, month)
                 if elder is not None:
                     parsed = alternative
         if elder is None:
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
-        held = _visit_held(session, elder.visit_id, worker) if elder.visit_id else None
+        held = _visit_held(unit, elder.visit_id, worker) if elder.visit_id else None
         if held is None:
             return Reply(usage, worker.locale, {"problem": "no_open_visit", "got": elder.code})
         visit, person = held
@@ -803,10 +864,10 @@ def _worker(
             mood=parsed.mood if isinstance(parsed, Done) else None,
             note=(parsed.note if isinstance(parsed, Done) else parsed.reason) or None,
         )
-        checkin, created = record_checkin(session, visit, person, data, "sms", ctx.tz, now)
+        checkin, created = record_checkin(unit.session, visit, person, data, "sms", ctx.tz, now)
         if created:
-            after_checkin(session, visit, checkin, person, now, rules=ctx.rules, tz=ctx.tz)
-        remaining = _open_count(session, worker, month)
+            after_checkin(unit.session, visit, checkin, person, now, rules=ctx.rules, tz=ctx.tz)
+        remaining = _open_count(unit, worker, month)
         return Reply(
             "worker_checkin_ack",
             worker.locale,
@@ -817,12 +878,12 @@ def _worker(
             },
         )
     if isinstance(parsed, Help):
-        elder = _elder_by_code(session, parsed.code, worker, month)
-        if elder is None or not _related(session, worker, elder):
+        elder = _elder_by_code(unit, parsed.code, worker, month)
+        if elder is None or not _related(unit, worker, elder):
             return Reply(usage, worker.locale, {"problem": "unknown_code", "got": parsed.code})
         text = tidy(parsed.text)
         result = signal(
-            session, ctx.rules, "worker_help", _orm_elder(session, elder.id),
+            unit.session, ctx.rules, "worker_help", _orm_elder(unit, elder.id),
             {"crisis_words": bool(text and detect_crisis(text) is not None)},
             tz=ctx.tz, now=now, actor_id=worker.id, note=text or None,
             data={"sms_id": message.id},
@@ -837,12 +898,12 @@ def _worker(
     return Reply(usage, worker.locale, {"problem": "unknown_command", "got": ""})
 
 
-def _related(session: Session, worker: _WorkerRow, elder: _CodeRow) -> bool:
+def _related(unit: _Unit, worker: _WorkerRow, elder: _CodeRow) -> bool:
     """A worker may raise help for elders they are a contact for or hold a visit of."""
     if worker.id in (elder.primary_contact_id, elder.secondary_contact_id):
         return True
     return bool(
-        session.scalar(
+        unit.session.scalar(
             select(func.count())
             .select_from(Visit)
             .where(Visit.elder_id == elder.id, Visit.worker_id == worker.id)
@@ -854,7 +915,7 @@ def _related(session: Session, worker: _WorkerRow, elder: _CodeRow) -> bool:
 
 
 def _signal(
-    session: Session,
+    unit: _Unit,
     ctx: InboundContext,
     trigger: str,
     elder: _ElderRow,
@@ -867,13 +928,13 @@ def _signal(
     if not ctx.rules.matching(trigger, facts):
         return SignalResult()
     return signal(
-        session, ctx.rules, trigger, _orm_elder(session, elder.id), facts,
+        unit.session, ctx.rules, trigger, _orm_elder(unit, elder.id), facts,
         tz=ctx.tz, now=now, data=data,
     )  # fmt: skip
 
 
 def _elder(
-    session: Session,
+    unit: _Unit,
     ctx: InboundContext,
     message: InboundMessage,
     elder: _ElderRow,
@@ -883,15 +944,15 @@ def _elder(
     body = prepared.text
     if detect_crisis(body) is not None:
         _signal(
-            session, ctx, "elder_reply", elder, {"crisis_words": True},
+            unit, ctx, "elder_reply", elder, {"crisis_words": True},
             now=now, data={"sms_id": message.id},
         )  # fmt: skip
         return Reply("elder_crisis_reply", elder.locale, {"hotline": ctx.hotline}), "crisis"
     parsed = parse_elder(prepared)
     if isinstance(parsed, DigitReply):
-        question = _last_question(session, elder, now)
+        question = _last_question(unit, elder, now)
         if question is not None:
-            answered = _answer_question(session, ctx, message, elder, question, parsed.n, now)
+            answered = _answer_question(unit, ctx, message, elder, question, parsed.n, now)
             if answered is not None:
                 return answered
     text = parsed.text if isinstance(parsed, DigitReply | FreeText) else body
@@ -916,11 +977,11 @@ class _Question:
     visit_id: int | None
 
 
-def _last_question(session: Session, elder: _ElderRow, now: datetime) -> _Question | None:
+def _last_question(unit: _Unit, elder: _ElderRow, now: datetime) -> _Question | None:
     if elder.asked_known:
         row = elder.asked
     else:
-        row = _Q_LAST_QUESTION.first(_connection(session), {"elder_id": elder.id})
+        row = _Q_LAST_QUESTION.first(unit.conn(), {"elder_id": elder.id})
     if row is None:
         return None
     message_id, question, visit_id, sent_at, created_at = row
@@ -932,7 +993,7 @@ def _last_question(session: Session, elder: _ElderRow, now: datetime) -> _Questi
 
 
 def _answer_question(
-    session: Session,
+    unit: _Unit,
     ctx: InboundContext,
     message: InboundMessage,
     elder: _ElderRow,
@@ -941,19 +1002,19 @@ def _answer_question(
     now: datetime,
 ) -> tuple[Reply, str] | None:
     if question.question == "rating" and 1 <= n <= 5 and question.visit_id is not None:
-        visit = session.get(Visit, question.visit_id)
+        visit = unit.session.get(Visit, question.visit_id)
         if visit is None:
             return None
         visit.rating = n
         visit.rated_at = now
-        session.execute(
+        unit.session.execute(
             update(SmsMessage).where(SmsMessage.id == message.id).values(visit_id=visit.id)
         )
         return Reply("elder_rating_thanks", elder.locale, {"rating": n}), "rating"
     if question.question == "wellness" and n in (1, 2, 3):
         # The rules decide what 2 and 3 open; the answer to the elder follows the digit.
         _signal(
-            session, ctx, "elder_reply", elder,
+            unit, ctx, "elder_reply", elder,
             {"question": "wellness", "answer": n, "crisis_words": False},
             now=now, data={"sms_id": message.id, "answer": n},
         )  # fmt: skip
@@ -969,10 +1030,10 @@ def _answer_question(
 
 
 def _unknown(
-    session: Session, ctx: InboundContext, phone: str, body: str, now: datetime
+    unit: _Unit, ctx: InboundContext, phone: str, body: str, now: datetime
 ) -> Reply | None:
     """One polite answer a day at most to a number we do not know."""
-    recent = session.scalar(
+    recent = unit.session.scalar(
         select(func.count())
         .select_from(SmsMessage)
         .where(
