@@ -34,13 +34,15 @@ class Config:
     """Every setting of SPEC section 2, typed and validated."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    secret_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)  # a secret
     timezone: str = "Asia/Shanghai"
     locale: str = "zh_CN"
     public_url: str = "http://127.0.0.1:5000"
     sms_backend: str = "console"
     twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)  # a secret
+    # the secret of the SharedKey a Twilio Webhook Setting signs webhooks with, if any
+    twilio_webhook_shared_key: str | None = field(default=None, repr=False)  # a secret
     twilio_messaging_service_sid: str | None = None
     sms_from: str | None = None
     twilio_api_url: str | None = None
@@ -53,7 +55,7 @@ class Config:
     wellness_days: dict[str, int] = field(
         default_factory=lambda: {"high": 3, "elevated": 7, "standard": 14}
     )
-    pin_pepper: str | None = None
+    pin_pepper: str | None = field(default=None, repr=False)  # a secret
     token_ttl_hours: int = 12
     session_ttl_hours: int = 12
     max_failed_logins: int = 5
@@ -85,6 +87,7 @@ class Config:
             sms_backend=get("TANFANG_SMS_BACKEND") or "console",
             twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
             twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_webhook_shared_key=get("TWILIO_WEBHOOK_SHARED_KEY"),
             twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID"),
             sms_from=get("TANFANG_SMS_FROM"),
             twilio_api_url=get("TANFANG_TWILIO_API_URL"),

@@ -247,6 +247,42 @@ def test_automated_senders_are_never_answered(sms: FlaskClient, session: Session
     assert _signed(sms, "10690000", "您的验证码是1234") == (200, None)
 
 
+def test_a_webhook_signed_with_a_shared_key_is_checked_with_it(config: Config) -> None:
+    # A Twilio Webhook Setting that signs with a SharedKey says so in a header; the key is
+    # TWILIO_WEBHOOK_SHARED_KEY and the algorithm the header's.
+    form = {"MessageSid": "SMshared1", "From": "+8613912345678", "To": "+1500", "Body": "LIST"}
+    url = f"{PUBLIC}/sms/inbound"
+    settings = {
+        "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_01,algorithm=HMAC_SHA256"
+    }
+    sha256 = RequestValidator("shared-secret").compute_signature(url, form, "HMAC_SHA256")
+
+    def post(app: Flask, signature: str, **headers: str) -> int:
+        response = app.test_client().post(
+            "/sms/inbound", data=form, headers={"X-Twilio-Signature": signature, **headers}
+        )
+        return response.status_code
+
+    base = replace(config, twilio_auth_token=TOKEN, public_url=PUBLIC)
+    unset = create_app(base)
+    shared = create_app(replace(base, twilio_webhook_shared_key="shared-secret"))
+    try:
+        # the header without the key configured: our fault, and Twilio will retry
+        assert post(unset, sha256, **settings) == 500
+        assert post(shared, sha256, **settings) == 200
+        # the same signature without the header is read as the Auth Token's SHA-1: refused
+        assert post(shared, sha256) == 403
+        # a SHA-1 by the Auth Token cannot pass for the SharedKey's signature
+        sha1 = RequestValidator(TOKEN).compute_signature(url, form)
+        assert post(shared, sha1, **settings) == 403
+        assert post(shared, sha1) == 200  # as before, without the header
+        other = {"X-Twilio-Webhooks-Signature-Settings": "key=k,algorithm=HMAC_SHA512"}
+        assert post(shared, sha256, **other) == 403  # an algorithm the SDK does not know
+    finally:
+        runtime(unset).dispose()
+        runtime(shared).dispose()
+
+
 def test_a_database_that_is_down_gets_a_retryable_error() -> None:
     config = replace(
         Config(),

@@ -63,3 +63,18 @@ def test_defaults_follow_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_a_bad_value_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Config.from_env({name: value})
+
+
+def test_the_twilio_secrets_are_read() -> None:
+    config = Config.from_env({"TWILIO_AUTH_TOKEN": "tok", "TWILIO_WEBHOOK_SHARED_KEY": "shared"})
+    assert (config.twilio_auth_token, config.twilio_webhook_shared_key) == ("tok", "shared")
+    assert Config.from_env({"TWILIO_WEBHOOK_SHARED_KEY": ""}).twilio_webhook_shared_key is None
+
+
+def test_secrets_stay_out_of_the_configurations_text() -> None:
+    config = Config.from_env(
+        {"TWILIO_AUTH_TOKEN": "tok-9f2", "TWILIO_WEBHOOK_SHARED_KEY": "shr-7c1",
+         "TANFANG_SECRET_KEY": "sk-4d8", "TANFANG_PIN_PEPPER": "pp-1a5"}
+    )
+    text = repr(config)
+    assert not any(secret in text for secret in ("tok-9f2", "shr-7c1", "sk-4d8", "pp-1a5"))

@@ -66,3 +66,19 @@ def test_a_signature_over_the_url_with_or_without_its_default_port_is_accepted(
     # exactly what the SDK's own validate() decides
     assert RequestValidator("tok").validate(public, form, signature)
     assert not signature_matches("tok", public.replace("inbound", "status"), form, signature)
+
+
+def test_a_shared_key_signature_is_checked_with_its_own_algorithm() -> None:
+    # A Twilio Webhook Setting may sign with a SharedKey and HMAC-SHA256: only the hash
+    # changes, the signed string is the same.
+    form = MultiDict({"MessageSid": "SM1", "From": "+8613912345678", "Body": "任务"})
+    url = "https://tanfang.example.org/sms/inbound"
+    sha256 = RequestValidator("shared").compute_signature(url, form, "HMAC_SHA256")
+    sha1 = RequestValidator("shared").compute_signature(url, form)
+    assert sha256 != sha1
+    assert signature_matches("shared", url, form, sha256, "HMAC_SHA256")
+    assert RequestValidator("shared").validate(url, form, sha256, "HMAC_SHA256")
+    assert not signature_matches("shared", url, form, sha256)  # read as SHA-1
+    assert not signature_matches("shared", url, form, sha1, "HMAC_SHA256")
+    assert not signature_matches("other", url, form, sha256, "HMAC_SHA256")
+    assert not signature_matches("shared", url, form, sha256, "HMAC_MD5")  # not one Twilio uses
